@@ -1,0 +1,49 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type ObjectStore, Objm } from "@nats-io/obj";
+
+/**
+ * JetStream Object Store helpers for payloads larger than a message (a workflow's DAG).
+ * Objects are streamed in and out in chunks; neither side holds the whole object.
+ */
+
+export const Buckets = { dags: "drover-dags" } as const;
+
+export async function openBucket(nc: NatsConnection, bucket: string): Promise<ObjectStore> {
+  const objm = new Objm(nc);
+  // create() binds to an existing bucket with the same name.
+  return objm.create(bucket, { description: "Drover payloads" });
+}
+
+export async function putObject(
+  store: ObjectStore,
+  name: string,
+  chunks: AsyncIterable<Uint8Array>,
+): Promise<{ digest: string; size: number }> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      await iterator.return?.();
+    },
+  });
+  const info = await store.put({ name }, stream);
+  return { digest: info.digest, size: info.size };
+}
+
+export async function* readObject(store: ObjectStore, name: string): AsyncGenerator<Uint8Array> {
+  const result = await store.get(name);
+  if (!result) throw new Error(`object ${name} does not exist`);
+  const reader = result.data.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    yield value;
+  }
+  // The digest is checked by the library once the stream ends; a mismatch rejects here.
+  const failure = await result.error;
+  if (failure) throw new Error(`object ${name} could not be read: ${failure.message}`, { cause: failure });
+}

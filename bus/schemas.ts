@@ -1,0 +1,143 @@
+import { z } from "zod";
+
+/**
+ * One zod schema per message, shared by publishers and consumers. Every message carries
+ * a version `v`; a consumer rejects versions it does not know into the dead letters.
+ * These are public contracts (exported as JSON Schema by `bus/json-schema.ts`).
+ */
+const v1 = z.literal(1);
+const id = z.number().int().positive();
+const ids = z.array(id).min(1);
+
+export const SubmissionId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{8,64}$/, "8 to 64 letters, digits, '-' or '_'");
+
+export const WfBound = z.object({ v: v1, workflow_id: id, run_id: id });
+
+export const SchedWake = z.object({ v: v1, workflow_id: id });
+
+export const TaskQueued = z.object({ v: v1, workflow_id: id, task_ids: ids });
+
+export const LaunchResources = z.object({
+  cores: z.number().int().positive(),
+  memory_bytes: z.number().int().positive(),
+  runtime_seconds: z.number().int().positive(),
+  project: z.string().nullable().optional(),
+});
+
+export const LaunchInstance = z.object({
+  /** task instance id: the key of every result message */
+  id,
+  task_id: id,
+  /** index of this instance in the batch (a Slurm array index) */
+  step: z.number().int().nonnegative(),
+  name: z.string(),
+  command: z.string(),
+});
+
+/** `launch.<cluster>`: one batch of instances that share cluster, queue, resources, array. */
+export const LaunchBatch = z.object({
+  v: v1,
+  batch_id: id,
+  workflow_id: id,
+  cluster: z.string(),
+  queue: z.string(),
+  resources: LaunchResources,
+  /** seconds within which the bridge must report each instance again */
+  heartbeat_seconds: z.number().positive(),
+  instances: z.array(LaunchInstance).min(1),
+});
+
+export const TiLaunched = z.object({
+  v: v1,
+  cluster: z.string(),
+  instances: z
+    .array(
+      z.object({
+        id,
+        distributor_id: z.string().max(200),
+        stdout: z.string().max(4096).optional(),
+        stderr: z.string().max(4096).optional(),
+      }),
+    )
+    .min(1),
+});
+
+export const TiRunning = z.object({
+  v: v1,
+  instances: z
+    .array(z.object({ id, node: z.string().max(255).optional(), distributor_id: z.string().optional() }))
+    .min(1),
+});
+
+export const TiHeartbeat = z.object({ v: v1, instance_ids: ids });
+
+const Usage = {
+  runtime_used: z.number().nonnegative().optional(),
+  memory_used: z.number().int().nonnegative().optional(),
+  node: z.string().max(255).optional(),
+};
+
+export const TiDone = z.object({
+  v: v1,
+  results: z.array(z.object({ id, exit_code: z.number().int().optional(), ...Usage })).min(1),
+});
+
+/**
+ * How an instance failed. `memory` and `runtime`: killed for exceeding that resource
+ * (only that one is scaled on retry); `lost`: the node or bridge went away (retry
+ * unchanged); `killed`: by our own order (stop / cold resume); `error`: the command failed.
+ */
+export const ErrorKind = z.enum(["error", "memory", "runtime", "lost", "killed"]);
+
+export const TiError = z.object({
+  v: v1,
+  results: z
+    .array(
+      z.object({
+        id,
+        kind: ErrorKind,
+        exit_code: z.number().int().nullable().optional(),
+        message: z.string().max(2000),
+        stderr_tail: z.string().max(10240).optional(),
+        ...Usage,
+      }),
+    )
+    .min(1),
+});
+
+export const KillOrder = z.object({ v: v1, instance_ids: ids, reason: z.string().max(200) });
+
+export const BridgeHeartbeat = z.object({
+  v: v1,
+  cluster: z.string(),
+  bridge_id: z.string(),
+  live_instances: z.number().int().nonnegative(),
+});
+
+export const DeadLetter = z.object({
+  v: v1,
+  function: z.string(),
+  subject: z.string(),
+  reason: z.string(),
+  /** the original payload as text (truncated to 64 KiB) */
+  data: z.string(),
+  deliveries: z.number().int(),
+  at: z.string(),
+});
+
+export type WfBound = z.infer<typeof WfBound>;
+export type SchedWake = z.infer<typeof SchedWake>;
+export type TaskQueued = z.infer<typeof TaskQueued>;
+export type LaunchBatch = z.infer<typeof LaunchBatch>;
+export type LaunchInstance = z.infer<typeof LaunchInstance>;
+export type TiLaunched = z.infer<typeof TiLaunched>;
+export type TiRunning = z.infer<typeof TiRunning>;
+export type TiHeartbeat = z.infer<typeof TiHeartbeat>;
+export type TiDone = z.infer<typeof TiDone>;
+export type TiError = z.infer<typeof TiError>;
+export type ErrorKind = z.infer<typeof ErrorKind>;
+export type KillOrder = z.infer<typeof KillOrder>;
+export type BridgeHeartbeat = z.infer<typeof BridgeHeartbeat>;
+export type DeadLetter = z.infer<typeof DeadLetter>;
