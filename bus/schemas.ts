@@ -32,6 +32,8 @@ export const LaunchInstance = z.object({
   task_id: id,
   /** index of this instance in the batch (a Slurm array index) */
   step: z.number().int().nonnegative(),
+  /** 1 for the task's first instance */
+  attempt: z.number().int().positive(),
   name: z.string(),
   command: z.string(),
 });

@@ -16,6 +16,17 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// The tests talk to a real Postgres and NATS: make sure both answer (starting private
+// ones when needed) and hand their URLs to every test process.
+const services = execFileSync("bash", ["deploy/local/services.sh", "up"], {
+  encoding: "utf8",
+  stdio: ["ignore", "pipe", "inherit"],
+});
+for (const line of services.split("\n")) {
+  const match = /^export (DROVER_[A-Z_]+)=(.*)$/.exec(line.trim());
+  if (match) process.env[match[1]] = match[2];
+}
+
 const child = spawn(
   process.execPath,
   ["--import", "tsx", "--test", "--test-reporter=spec", "--test-reporter-destination=stdout",
