@@ -64,9 +64,20 @@ export interface RunningFunction {
 
 export interface RuntimeDeps {
   nc: NatsConnection;
-  sql: Sql;
+  /** absent in processes that must not reach the database (bridges) */
+  sql?: Sql;
   log: Logger;
 }
+
+/** Stands in for `sql` where there is no database: any use is a programming error. */
+const noDatabase = new Proxy(() => {}, {
+  get() {
+    throw new Error("this process has no database connection");
+  },
+  apply() {
+    throw new Error("this process has no database connection");
+  },
+}) as unknown as Sql;
 
 const decoder = new TextDecoder();
 const MAX_DLQ_DATA = 64 * 1024;
@@ -102,7 +113,7 @@ export async function startFunction<S extends Schemas>(
   const abort = new AbortController();
   const inFlight = new Set<Promise<void>>();
   const baseCtx = {
-    sql: deps.sql,
+    sql: deps.sql ?? noDatabase,
     nc: deps.nc,
     js,
     publish: publisher.publish,
