@@ -1,0 +1,36 @@
+/**
+ * Command templates. A placeholder is `{name}` where name is an arg name (a letter or
+ * `_`, then letters, digits, `_`). `{{` and `}}` stand for literal braces, and `${…}`
+ * is left to the shell, so `echo ${HOME}` needs no escaping. Any other brace is
+ * literal text.
+ */
+
+export const ARG_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const TOKEN = /\{\{|\}\}|\$\{[^}]*\}|\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** The problem with an arg name, or null when it is valid. */
+export function checkArgName(name: string): string | null {
+  return ARG_NAME.test(name)
+    ? null
+    : `arg name ${JSON.stringify(name)} is not valid (letters, digits and _, not starting with a digit)`;
+}
+
+/** The distinct placeholder names in a command, in order of first appearance. */
+export function commandPlaceholders(command: string): string[] {
+  const seen = new Set<string>();
+  for (const m of command.matchAll(TOKEN)) if (m[1] !== undefined) seen.add(m[1]);
+  return [...seen];
+}
+
+/**
+ * The command with each placeholder replaced by its arg value. A placeholder without
+ * a value is left as written (validation rejects those before this is used).
+ */
+export function renderCommand(command: string, args: Readonly<Record<string, string>>): string {
+  return command.replace(TOKEN, (token: string, name: string | undefined) => {
+    if (token === "{{") return "{";
+    if (token === "}}") return "}";
+    if (name === undefined) return token;
+    return Object.hasOwn(args, name) ? (args[name] as string) : token;
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * Names of tools, templates and tasks (SPEC.md §1 Names): non-empty, at most 255
+ * characters, no `/ \ ' "`, no whitespace, not starting with a digit.
+ */
+import { hash } from "node:crypto";
+
+export type NameKind = "tool" | "template" | "task";
+
+export const MAX_NAME_LENGTH = 255;
+const FORBIDDEN = /[\s/\\'"]/;
+const FORBIDDEN_ALL = /[\s/\\'"]/g;
+
+/** The problem with a name, or null when it is valid. */
+export function checkName(kind: NameKind, name: string): string | null {
+  if (typeof name !== "string" || name.length === 0) return `${kind} name is empty`;
+  const shown = JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}…` : name);
+  if (name.length > MAX_NAME_LENGTH && [...name].length > MAX_NAME_LENGTH) {
+    return `${kind} name ${shown} is longer than ${MAX_NAME_LENGTH} characters`;
+  }
+  const bad = FORBIDDEN.exec(name);
+  if (bad) {
+    const what = /\s/.test(bad[0]) ? "whitespace" : `"${bad[0]}"`;
+    return `${kind} name ${shown} contains ${what} (not allowed: / \\ ' " and spaces)`;
+  }
+  const first = name.charCodeAt(0);
+  if (first >= 48 && first <= 57) return `${kind} name ${shown} starts with a digit`;
+  return null;
+}
+
+/**
+ * `{template}_{arg}-{value}_…` over the node_args in order, with characters not
+ * allowed in names replaced by `_`; the template name when it has no node_args.
+ * A name that would exceed 255 characters is cut and ends with a hash of the full
+ * name, so distinct long names stay distinct.
+ */
+export function defaultTaskName(
+  template: string,
+  nodeArgs: readonly string[],
+  args: Readonly<Record<string, string>>,
+): string {
+  let name = template;
+  for (const arg of nodeArgs) name += `_${arg}-${args[arg] ?? ""}`;
+  if (FORBIDDEN.test(name)) name = name.replace(FORBIDDEN_ALL, "_");
+  if (name.length > MAX_NAME_LENGTH) {
+    name = `${name.slice(0, MAX_NAME_LENGTH - 17)}_${hash("sha256", name).slice(0, 16)}`;
+  }
+  return name;
+}

@@ -1,0 +1,97 @@
+/**
+ * Effective settings of a task: workflow defaults < template < task, field by field.
+ * The Submission keeps the three levels apart; the binder and validation resolve them
+ * here, so both agree.
+ */
+import type { NormalizedResources, Submission, TaskSpec, TemplateSpec } from "./submission.ts";
+
+export interface QueueLimits {
+  max_cores?: number | null | undefined;
+  max_memory_bytes?: number | null | undefined;
+  max_runtime_seconds?: number | null | undefined;
+}
+
+/** The clusters and queues known to the server; null or absent limit = unlimited. */
+export interface Catalog {
+  clusters: Record<string, { queues: Record<string, QueueLimits> }>;
+}
+
+const templateMaps = new WeakMap<readonly TemplateSpec[], Map<string, TemplateSpec>>();
+
+/** The template of each name (first one wins), cached per templates array. */
+export function templateMap(templates: readonly TemplateSpec[]): Map<string, TemplateSpec> {
+  let map = templateMaps.get(templates);
+  if (map === undefined) {
+    map = new Map();
+    for (const t of templates) if (!map.has(t.name)) map.set(t.name, t);
+    templateMaps.set(templates, map);
+  }
+  return map;
+}
+
+/** Later levels override earlier ones, field by field; undefined levels are skipped. */
+export function mergeResources(
+  ...levels: (NormalizedResources | undefined)[]
+): NormalizedResources {
+  const out: NormalizedResources = {};
+  for (const level of levels) {
+    if (level === undefined) continue;
+    for (const key of Object.keys(level) as (keyof NormalizedResources)[]) {
+      const v = level[key];
+      if (v !== undefined) (out as Record<string, unknown>)[key] = v;
+    }
+  }
+  return out;
+}
+
+/** The effective resources of task `taskIndex`. */
+export function resolveResources(sub: Submission, taskIndex: number): NormalizedResources {
+  const task = sub.tasks[taskIndex];
+  if (task === undefined) throw new RangeError(`no task at index ${taskIndex}`);
+  const template = templateMap(sub.templates).get(task.template);
+  return mergeResources(sub.workflow.default_resources, template?.resources, task.resources);
+}
+
+/** The effective cluster of a task: task, else template, else the workflow default. */
+export function resolveCluster(
+  sub: Pick<Submission, "workflow">,
+  template: TemplateSpec | undefined,
+  task: Pick<TaskSpec, "cluster">,
+): string {
+  return task.cluster ?? template?.cluster ?? sub.workflow.default_cluster;
+}
+
+/** Whether the resources are within the queue's limits (a missing value asks for nothing). */
+export function fitsQueue(resources: NormalizedResources, limits: QueueLimits): boolean {
+  return (
+    within(resources.cores, limits.max_cores) &&
+    within(resources.memory_bytes, limits.max_memory_bytes) &&
+    within(resources.runtime_seconds, limits.max_runtime_seconds)
+  );
+}
+
+function within(value: number | undefined, limit: number | null | undefined): boolean {
+  return value === undefined || limit === null || limit === undefined || value <= limit;
+}
+
+/**
+ * The queue a task starts on: its queue if the resources fit, else the first fallback
+ * queue that fits, in order. With no queue given, the first queue of the cluster (in
+ * catalog order) that fits. Undefined when none fits or the cluster is unknown.
+ */
+export function pickQueue(
+  catalog: Catalog,
+  cluster: string,
+  resources: NormalizedResources,
+  fallbackQueues: readonly string[] = [],
+): string | undefined {
+  const queues = catalog.clusters[cluster]?.queues;
+  if (queues === undefined) return undefined;
+  const candidates =
+    resources.queue === undefined ? Object.keys(queues) : [resources.queue, ...fallbackQueues];
+  for (const name of candidates) {
+    const limits = Object.hasOwn(queues, name) ? queues[name] : undefined;
+    if (limits !== undefined && fitsQueue(resources, limits)) return name;
+  }
+  return undefined;
+}

@@ -1,0 +1,112 @@
+/**
+ * The in-memory Submission: what a spec file or the TypeScript client describes, after
+ * expansion (foreach, upstream references) and unit parsing. Tasks refer to upstream
+ * tasks by index into `tasks`. Arg and attribute values are strings (`1` and `"1"` are
+ * the same value). Resources stay per level (workflow default, template, task): the
+ * binder resolves them (see resolve.ts).
+ *
+ * A Submission may share sub-objects between tasks (e.g. the resources of one foreach
+ * entry): treat it as immutable.
+ */
+import { z } from "zod";
+
+const positiveInt = z.int().positive();
+
+export const NormalizedResourcesSchema = z.object({
+  cores: positiveInt.optional(),
+  memory_bytes: positiveInt.optional(),
+  runtime_seconds: positiveInt.optional(),
+  queue: z.string().min(1).optional(),
+  project: z.string().min(1).optional(),
+});
+export type NormalizedResources = z.infer<typeof NormalizedResourcesSchema>;
+
+/** A factor f (new = ceil(old × (1 + f)), cumulative) or the value for each retry in turn. */
+const ScaleSchema = z.union([z.number().positive(), z.array(positiveInt).min(1)]);
+
+export const ResourceScalesSchema = z.object({
+  memory: ScaleSchema.optional(),
+  runtime: ScaleSchema.optional(),
+});
+export type ResourceScales = z.infer<typeof ResourceScalesSchema>;
+
+export const TemplateSpecSchema = z.object({
+  name: z.string(),
+  command: z.string(),
+  node_args: z.array(z.string()),
+  task_args: z.array(z.string()),
+  op_args: z.array(z.string()),
+  cluster: z.string().min(1).optional(),
+  resources: NormalizedResourcesSchema.optional(),
+  resource_scales: ResourceScalesSchema.optional(),
+  fallback_queues: z.array(z.string().min(1)).optional(),
+  max_concurrently_running: z.int().nonnegative().optional(),
+});
+export type TemplateSpec = z.infer<typeof TemplateSpecSchema>;
+
+export const TaskSpecSchema = z.object({
+  template: z.string(),
+  name: z.string(),
+  args: z.record(z.string(), z.string()),
+  /** Indices into Submission.tasks. */
+  upstream: z.array(z.int().nonnegative()),
+  max_attempts: positiveInt.optional(),
+  resources: NormalizedResourcesSchema.optional(),
+  cluster: z.string().min(1).optional(),
+  attributes: z.record(z.string(), z.string()).optional(),
+});
+export type TaskSpec = z.infer<typeof TaskSpecSchema>;
+
+export const WorkflowArgValueSchema = z.union([z.string(), z.number(), z.boolean()]);
+export type WorkflowArgValue = z.infer<typeof WorkflowArgValueSchema>;
+
+export const WorkflowSpecSchema = z.object({
+  /** Display name, free text. */
+  name: z.string().min(1),
+  /** The workflow's identity with the tool; absent = a new workflow on every submit. */
+  args: z.record(z.string(), WorkflowArgValueSchema).optional(),
+  max_concurrently_running: z.int().nonnegative().optional(),
+  default_cluster: z.string().min(1).default("local"),
+  default_resources: NormalizedResourcesSchema.optional(),
+  default_max_attempts: positiveInt.default(3),
+  fail_fast: z.boolean().default(false),
+  attributes: z.record(z.string(), z.string()).optional(),
+  timeout_seconds: positiveInt.optional(),
+});
+export type WorkflowSpec = z.infer<typeof WorkflowSpecSchema>;
+
+export const ToolSpecSchema = z.object({
+  name: z.string(),
+  version: z.string().min(1).default("1"),
+});
+export type ToolSpec = z.infer<typeof ToolSpecSchema>;
+
+export const SubmissionSchema = z.object({
+  tool: ToolSpecSchema,
+  workflow: WorkflowSpecSchema,
+  templates: z.array(TemplateSpecSchema),
+  tasks: z.array(TaskSpecSchema),
+});
+export type Submission = z.infer<typeof SubmissionSchema>;
+/** A Submission before defaults are applied (what SubmissionSchema.parse accepts). */
+export type SubmissionInput = z.input<typeof SubmissionSchema>;
+
+/** Default resource scales when a template gives none (SPEC.md §1). */
+export const DEFAULT_RESOURCE_SCALES = { memory: 0.5, runtime: 0.5 } as const;
+
+/**
+ * The identity of a task within a workflow: template + node_args values. Values are
+ * length-prefixed so that no choice of values can make two identities collide.
+ */
+export function identityKey(
+  template: string,
+  nodeArgs: readonly string[],
+  args: Readonly<Record<string, string>>,
+): string {
+  let key = template;
+  for (const a of nodeArgs) {
+    const v = args[a] ?? "";
+    key += `\u0000${v.length}:${v}`;
+  }
+  return key;
+}

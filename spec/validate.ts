@@ -1,0 +1,84 @@
+/**
+ * validateSubmission: every rejection of SPEC.md §1 ("Rejected at submit") that can be
+ * decided from the Submission (and, given one, the catalog of clusters and queues),
+ * all reported at once in one SpecError. Linear in tasks + edges.
+ */
+import { CatalogChecker } from "./catalog-check.ts";
+import {
+  checkCount,
+  checkResources,
+  checkTask,
+  checkTemplate,
+  type TemplateInfo,
+  templateInfo,
+} from "./check.ts";
+import { Problems } from "./errors.ts";
+import { checkName } from "./names.ts";
+import type { Catalog } from "./resolve.ts";
+import { identityKey, type Submission, type TaskSpec } from "./submission.ts";
+import { cycleProblem, findCycle } from "./topo.ts";
+
+export type { Catalog } from "./resolve.ts";
+
+/** Throws SpecError listing every problem. */
+export function validateSubmission(sub: Submission, catalog?: Catalog): void {
+  const problems = new Problems();
+  const { tool, workflow } = sub;
+  const toolProblem = checkName("tool", tool.name);
+  if (toolProblem) problems.add(toolProblem);
+  if (!tool.version) problems.add("tool version is empty");
+  if (!workflow.name) problems.add("workflow name is empty");
+  checkCount(workflow.max_concurrently_running, 0, "workflow max_concurrently_running", problems);
+  checkCount(workflow.default_max_attempts, 1, "workflow default_max_attempts", problems);
+  checkCount(workflow.timeout_seconds, 1, "workflow timeout_seconds", problems);
+  checkResources(workflow.default_resources, "workflow default_resources", problems);
+
+  const catalogChecker = catalog && new CatalogChecker(workflow, catalog, problems);
+  const templates = new Map<string, TemplateInfo>();
+  for (const t of sub.templates) {
+    if (templates.has(t.name)) {
+      problems.add(`template ${JSON.stringify(t.name)} is defined more than once`);
+      continue;
+    }
+    checkTemplate(t, problems);
+    catalogChecker?.checkTemplate(t);
+    templates.set(t.name, templateInfo(t));
+  }
+
+  const n = sub.tasks.length;
+  const identities = new Map<string, number>();
+  const names = new Map<string, number>();
+  let upstreamOk = true;
+  for (let i = 0; i < n; i++) {
+    const task = sub.tasks[i] as TaskSpec;
+    const template = templates.get(task.template);
+    checkTask(task, template, problems);
+    const label = `task ${JSON.stringify(task.name)}`;
+    const sameName = names.get(task.name);
+    if (sameName === undefined) names.set(task.name, i);
+    else problems.add(`${label}: name is used by tasks ${sameName} and ${i}`);
+    if (template !== undefined) {
+      const key = identityKey(task.template, template.spec.node_args, task.args);
+      const same = identities.get(key);
+      if (same === undefined) identities.set(key, i);
+      else {
+        const other = JSON.stringify((sub.tasks[same] as TaskSpec).name);
+        problems.add(
+          `${label}: same template and node_args as task ${other} (duplicate task identity)`,
+        );
+      }
+      catalogChecker?.checkTask(task, template.spec);
+    }
+    for (const u of task.upstream) {
+      if (!Number.isInteger(u) || u < 0 || u >= n) {
+        problems.add(`${label}: upstream index ${u} is out of range (0..${n - 1})`);
+        upstreamOk = false;
+      }
+    }
+  }
+  if (upstreamOk) {
+    const cycle = findCycle(sub);
+    if (cycle) problems.add(cycleProblem(cycle));
+  }
+  problems.throwIfAny();
+}
