@@ -1,0 +1,211 @@
+import { hostname } from "node:os";
+import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { createPublisher } from "../../bus/publish.ts";
+import { defineFunction, type RunningFunction, startFunction } from "../../bus/runtime.ts";
+import { KillOrder, LaunchBatch } from "../../bus/schemas.ts";
+import {
+  bridgeHeartbeatSubject,
+  killSubject,
+  launchSubject,
+  SharedStreams,
+} from "../../bus/subjects.ts";
+import type { Logger } from "../../core/log.ts";
+import { MemorySampler } from "../../worker/proc.ts";
+import { Reporter } from "../../worker/reporter.ts";
+import { DummyCluster } from "./dummy.ts";
+import type { ClusterExecutor, ExecutorDeps } from "./executor.ts";
+import { LiveSet } from "./live.ts";
+import { ProcessCluster } from "./process-cluster.ts";
+
+/**
+ * The local bridge: serves `local` (N slots), `sequential` (1 slot) and `dummy`.
+ *
+ * Subscribes: `launch.<cluster>` (durable `bridge-<cluster>` on DROVER_LAUNCH) and
+ *   `ctl.<cluster>.kill` (durable `bridge-<cluster>-ctl` on DROVER_CTL).
+ * Publishes: `ti.launched` (one per batch, before the launch is acked), `ti.running`,
+ *   `ti.heartbeat`, `ti.done`, `ti.error` (batched, see worker/reporter.ts), and
+ *   `bridge.heartbeat.<cluster>` every few seconds.
+ * Idempotency: an instance id accepted twice (a redelivered launch) is announced again,
+ *   never run twice; report message ids derive from the instance ids.
+ * Side effects: runs commands on this host, writes their output under `logDir`.
+ * Needs NATS only, never the database.
+ */
+
+export const LOCAL_CLUSTERS = ["local", "sequential", "dummy"] as const;
+
+export interface LocalBridgeOptions {
+  nc: NatsConnection;
+  log: Logger;
+  /** slots of `local` */
+  slots: number;
+  logDir: string;
+  clusters?: string[];
+  /** between SIGTERM and SIGKILL when a command is stopped */
+  killGraceMs?: number;
+  bridgeHeartbeatMs?: number;
+  /** caps of each report message */
+  maxCount?: number;
+  maxBytes?: number;
+  /** launch messages accepted at once per cluster */
+  concurrency?: number;
+}
+
+export interface LocalBridge {
+  id: string;
+  clusters: string[];
+  /** messages published so far, by subject */
+  published: ReadonlyMap<string, number>;
+  /** Stops taking work, stops what runs (reported `lost`), flushes reports. */
+  stop(): Promise<void>;
+}
+
+export async function startLocalBridge(options: LocalBridgeOptions): Promise<LocalBridge> {
+  const { nc } = options;
+  const clusters = options.clusters ?? [...LOCAL_CLUSTERS];
+  for (const c of clusters) {
+    if (!(LOCAL_CLUSTERS as readonly string[]).includes(c)) {
+      throw new Error(
+        `the local bridge cannot serve cluster "${c}" (it serves ${LOCAL_CLUSTERS.join(", ")})`,
+      );
+    }
+  }
+  const node = hostname();
+  const id = `local-${node}-${process.pid}`;
+  const log = options.log.child({ bridge: id });
+  const publisher = createPublisher(nc, jetstream(nc));
+  const reporter = new Reporter(publisher.publish, log, {
+    reporterId: id,
+    ...(options.maxCount ? { maxCount: options.maxCount } : {}),
+    ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
+  });
+  const live = new LiveSet(reporter);
+  live.start();
+  const sampler = new MemorySampler(250);
+  const deps: ExecutorDeps = { reporter, live, log, node, bridgePid: process.pid };
+  const executors: ClusterExecutor[] = clusters.map((cluster) =>
+    cluster === "dummy"
+      ? new DummyCluster(cluster, deps)
+      : new ProcessCluster(
+          {
+            cluster,
+            slots: cluster === "sequential" ? 1 : options.slots,
+            logDir: options.logDir,
+            killGraceMs: options.killGraceMs ?? 5000,
+            sampler,
+          },
+          deps,
+        ),
+  );
+
+  const launchFns: RunningFunction[] = [];
+  const ctlFns: RunningFunction[] = [];
+  try {
+    for (const executor of executors) {
+      launchFns.push(
+        await startFunction(launchFunction(executor, reporter, options.concurrency ?? 8), {
+          nc,
+          log,
+        }),
+      );
+      ctlFns.push(await startFunction(killFunction(executor), { nc, log }));
+    }
+  } catch (err) {
+    await Promise.allSettled([...launchFns, ...ctlFns].map((f) => f.stop()));
+    live.stop();
+    throw err;
+  }
+
+  const beat = async () => {
+    for (const executor of executors) {
+      const subject = bridgeHeartbeatSubject(executor.cluster);
+      const data = {
+        v: 1,
+        cluster: executor.cluster,
+        bridge_id: id,
+        live_instances: executor.liveCount,
+      };
+      try {
+        await publisher.publish(subject, data);
+      } catch (err) {
+        // No stream takes bridge heartbeats until the reaper has created its own.
+        log.debug({ err, subject }, "bridge heartbeat not published");
+      }
+    }
+  };
+  void beat();
+  const beatTimer = setInterval(() => void beat(), options.bridgeHeartbeatMs ?? 5000);
+  beatTimer.unref();
+
+  log.info({ clusters, slots: options.slots, logDir: options.logDir }, "local bridge started");
+  let stopped: Promise<void> | undefined;
+  return {
+    id,
+    clusters,
+    published: reporter.published,
+    stop() {
+      stopped ??= (async () => {
+        // No new batches; those being accepted finish first, so nothing is half-queued.
+        await Promise.allSettled(launchFns.map((f) => f.stop()));
+        await Promise.allSettled(executors.map((e) => e.stop()));
+        await Promise.allSettled(ctlFns.map((f) => f.stop()));
+        clearInterval(beatTimer);
+        live.stop();
+        await reporter.close(10_000);
+        log.info({ published: Object.fromEntries(reporter.published) }, "local bridge stopped");
+      })();
+      return stopped;
+    },
+  };
+}
+
+function launchFunction(executor: ClusterExecutor, reporter: Reporter, concurrency: number) {
+  const subject = launchSubject(executor.cluster);
+  return defineFunction({
+    name: `bridge-${executor.cluster}`,
+    schemas: { [subject]: LaunchBatch },
+    concurrency,
+    stream: {
+      name: SharedStreams.launch.name,
+      subjects: SharedStreams.launch.subjects,
+      filterSubject: subject,
+    },
+    async handle(msg, ctx) {
+      const batch = msg.data;
+      if (batch.cluster !== executor.cluster) {
+        ctx.log.warn(
+          { cluster: batch.cluster },
+          "launch batch names another cluster than its subject",
+        );
+      }
+      const prepared = executor.prepare(batch);
+      // Announced before it is queued: if this publish fails, the launch is redelivered.
+      await reporter.launched(executor.cluster, prepared.launched);
+      prepared.commit();
+      ctx.log.debug(
+        { batch: batch.batch_id, instances: batch.instances.length },
+        "launch batch accepted",
+      );
+    },
+  });
+}
+
+function killFunction(executor: ClusterExecutor) {
+  const subject = killSubject(executor.cluster);
+  return defineFunction({
+    name: `bridge-${executor.cluster}-ctl`,
+    schemas: { [subject]: KillOrder },
+    stream: {
+      name: SharedStreams.ctl.name,
+      subjects: SharedStreams.ctl.subjects,
+      filterSubject: subject,
+    },
+    async handle(msg, ctx) {
+      const ours = executor.kill(msg.data.instance_ids, msg.data.reason);
+      ctx.log.info(
+        { asked: msg.data.instance_ids.length, ours, reason: msg.data.reason },
+        "kill order",
+      );
+    },
+  });
+}

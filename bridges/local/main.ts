@@ -1,0 +1,46 @@
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+import { connectBus } from "../../bus/connect.ts";
+import { loadConfig } from "../../core/config.ts";
+import { createLogger } from "../../core/log.ts";
+import { LOCAL_CLUSTERS, startLocalBridge } from "./bridge.ts";
+
+/**
+ * The local bridge process: `tsx bridges/local/main.ts [--clusters local,dummy]`.
+ * Configuration from `loadConfig()` (NATS URL, local slots, log directory). SIGTERM or
+ * SIGINT stops it gracefully (running commands are stopped and reported lost, so they
+ * are retried); a second signal exits at once.
+ */
+
+const { values } = parseArgs({
+  options: { clusters: { type: "string", default: LOCAL_CLUSTERS.join(",") } },
+});
+const config = loadConfig();
+const log = createLogger({ name: "local-bridge", level: config.logLevel });
+const nc = await connectBus(config.natsUrl, `drover-local-bridge-${hostname()}-${process.pid}`);
+const bridge = await startLocalBridge({
+  nc,
+  log,
+  slots: config.localSlots,
+  logDir: config.logDir,
+  clusters: (values.clusters ?? "").split(",").filter(Boolean),
+});
+
+let stopping = false;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, "stopping");
+    bridge
+      .stop()
+      .then(() => nc.drain())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          log.error({ err }, "stop failed");
+          process.exit(1);
+        },
+      );
+  });
+}

@@ -1,0 +1,223 @@
+import { createHash } from "node:crypto";
+import type { TiLaunched, TiRunning } from "../bus/schemas.ts";
+import { Subjects } from "../bus/subjects.ts";
+import type { DoneEntry, ErrorEntry, ResultEntry } from "./results.ts";
+
+/**
+ * Batches task-instance reports onto the bus. Reports are collected and published as
+ * soon as the event loop is idle (no linger timer: a lone result goes out at once, and
+ * whatever piles up while a publish is in flight goes out together in the next one),
+ * each message capped by count and by bytes (NATS refuses payloads over 1 MB; stderr
+ * tails are up to 10 KB each). Per pass, all `ti.running` go before heartbeats, and
+ * those before `ti.done` / `ti.error`, so an instance is never reported done before it
+ * is reported running. Message ids are derived from the instance ids, so re-publishing
+ * the same report inside the dedupe window stores it once. A failed publish (NATS
+ * restarting) is retried until it succeeds: results are never dropped while running.
+ */
+
+export type PublishFn = (
+  subject: string,
+  data: unknown,
+  options?: { msgID?: string },
+) => Promise<void>;
+
+/** The part of a pino logger used here (the worker has a smaller one). */
+export interface MiniLog {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export type LaunchedEntry = TiLaunched["instances"][number];
+export type RunningEntry = TiRunning["instances"][number];
+
+export interface ReporterOptions {
+  /** entries per message */
+  maxCount?: number;
+  /** payload bytes per message */
+  maxBytes?: number;
+  /** names heartbeat message ids */
+  reporterId: string;
+}
+
+/** Short stable digest of a set of instance ids, for message ids. */
+export function idsDigest(ids: readonly number[]): string {
+  return createHash("sha256").update(ids.join(",")).digest("hex").slice(0, 24);
+}
+
+class SizedQueue<T> {
+  private items: { item: T; bytes: number }[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T, bytes: number): void {
+    this.items.push({ item, bytes });
+  }
+
+  /** Takes at least one item, then more while within both caps. */
+  take(maxCount: number, maxBytes: number): T[] {
+    const out: T[] = [];
+    let bytes = 0;
+    while (this.head < this.items.length && out.length < maxCount) {
+      const next = this.items[this.head]!;
+      if (out.length > 0 && bytes + next.bytes > maxBytes) break;
+      out.push(next.item);
+      bytes += next.bytes;
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return out;
+  }
+}
+
+/** Splits entries into chunks within both caps (sizes measured as JSON). */
+export function chunkBySize<T>(entries: readonly T[], maxCount: number, maxBytes: number): T[][] {
+  const q = new SizedQueue<T>();
+  for (const e of entries) q.push(e, JSON.stringify(e).length + 1);
+  const chunks: T[][] = [];
+  while (q.length > 0) chunks.push(q.take(maxCount, maxBytes));
+  return chunks;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Reporter {
+  readonly maxCount: number;
+  readonly maxBytes: number;
+  private readonly running = new SizedQueue<RunningEntry>();
+  private readonly heartbeats = new SizedQueue<number>();
+  private readonly done = new SizedQueue<DoneEntry>();
+  private readonly errors = new SizedQueue<ErrorEntry>();
+  private scheduled = false;
+  private pumping: Promise<void> | undefined;
+  private heartbeatSeq = 0;
+  private giveUpAt = Number.POSITIVE_INFINITY;
+  /** messages published, by subject (for logs and tests) */
+  readonly published = new Map<string, number>();
+
+  constructor(
+    private readonly publish: PublishFn,
+    private readonly log: MiniLog,
+    private readonly options: ReporterOptions,
+  ) {
+    this.maxCount = options.maxCount ?? 1000;
+    this.maxBytes = options.maxBytes ?? 512 * 1024;
+  }
+
+  /**
+   * Publishes `ti.launched` for a launch batch now (one message unless it is too big),
+   * and throws if that fails: the caller has not accepted the batch then.
+   */
+  async launched(cluster: string, entries: readonly LaunchedEntry[]): Promise<void> {
+    // A launch batch may be large: only the byte cap applies to its announcement.
+    for (const chunk of chunkBySize(entries, Number.MAX_SAFE_INTEGER, this.maxBytes)) {
+      const msgID = `launched-${cluster}-${idsDigest(chunk.map((e) => e.id))}`;
+      await this.send(Subjects.tiLaunched, { v: 1, cluster, instances: chunk }, msgID);
+    }
+  }
+
+  reportRunning(entry: RunningEntry): void {
+    this.running.push(entry, JSON.stringify(entry).length + 1);
+    this.schedule();
+  }
+
+  reportHeartbeat(ids: readonly number[]): void {
+    for (const id of ids) this.heartbeats.push(id, String(id).length + 1);
+    if (ids.length > 0) this.schedule();
+  }
+
+  reportResult(result: ResultEntry): void {
+    if ("done" in result) this.done.push(result.done, JSON.stringify(result.done).length + 1);
+    else this.errors.push(result.error, JSON.stringify(result.error).length + 1);
+    this.schedule();
+  }
+
+  get pending(): number {
+    return this.running.length + this.heartbeats.length + this.done.length + this.errors.length;
+  }
+
+  /** Resolves once everything reported so far is published. */
+  async flush(): Promise<void> {
+    while (this.pending > 0 || this.pumping || this.scheduled) {
+      if (this.pumping) await this.pumping;
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** Flushes, giving up on what cannot be published within `deadlineMs`. */
+  async close(deadlineMs = 30_000): Promise<void> {
+    this.giveUpAt = Date.now() + deadlineMs;
+    await this.flush();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.pumping) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pumping = this.pump().finally(() => {
+        this.pumping = undefined;
+        if (this.pending > 0) this.schedule();
+      });
+    });
+  }
+
+  private async pump(): Promise<void> {
+    while (this.pending > 0) {
+      while (this.running.length > 0) {
+        const chunk = this.running.take(this.maxCount, this.maxBytes);
+        const msgID = `running-${idsDigest(chunk.map((e) => e.id))}`;
+        await this.send(Subjects.tiRunning, { v: 1, instances: chunk }, msgID);
+      }
+      while (this.heartbeats.length > 0) {
+        // ids are tiny: a heartbeat may list many more of them than results per message
+        const ids = this.heartbeats.take(this.maxCount * 20, this.maxBytes);
+        const msgID = `heartbeat-${this.options.reporterId}-${++this.heartbeatSeq}`;
+        await this.send(Subjects.tiHeartbeat, { v: 1, instance_ids: ids }, msgID);
+      }
+      while (this.done.length > 0) {
+        const chunk = this.done.take(this.maxCount, this.maxBytes);
+        const msgID = `done-${idsDigest(chunk.map((e) => e.id))}`;
+        await this.send(Subjects.tiDone, { v: 1, results: chunk }, msgID);
+      }
+      while (this.errors.length > 0) {
+        const chunk = this.errors.take(this.maxCount, this.maxBytes);
+        const msgID = `error-${idsDigest(chunk.map((e) => e.id))}`;
+        await this.send(Subjects.tiError, { v: 1, results: chunk }, msgID);
+      }
+    }
+  }
+
+  private async send(subject: string, data: unknown, msgID: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.publish(subject, data, { msgID });
+        this.published.set(subject, (this.published.get(subject) ?? 0) + 1);
+        if (attempt > 1) this.log.info({ subject, attempt }, "report published after retrying");
+        return;
+      } catch (err) {
+        if (subject === Subjects.tiLaunched) throw err;
+        if ((err as Error).name === "PublishValidationError") {
+          // A bug, not an outage: retrying cannot help.
+          this.log.error({ err, subject, msgID }, "report dropped: it fails its schema");
+          return;
+        }
+        if (Date.now() >= this.giveUpAt) {
+          this.log.error({ err, subject, msgID }, "report dropped: could not be published");
+          return;
+        }
+        if (attempt === 1 || attempt % 20 === 0) {
+          this.log.warn({ err, subject, attempt }, "report not published, retrying");
+        }
+        await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+  }
+}
