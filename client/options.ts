@@ -1,0 +1,69 @@
+/**
+ * Options of the client API, as zod schemas (camelCase) with their inferred types.
+ * They mirror the spec-file format of SPEC.md §1 field for field.
+ */
+import { z } from "zod";
+
+const Scalar = z.union([z.string(), z.number(), z.boolean()]);
+const Amount = z.union([z.string(), z.number()]);
+const Scale = z.union([z.number().positive(), z.array(Amount).min(1)]);
+
+export const ResourcesOptionsSchema = z.strictObject({
+  cores: z.int().positive().optional(),
+  /** `"2G"`, `"512M"`, … or a number of GiB. */
+  memory: Amount.optional(),
+  /** `"30m"`, `"2h"`, `"HH:MM:SS"`, … or a number of seconds. */
+  runtime: Amount.optional(),
+  queue: z.string().min(1).optional(),
+  project: z.string().min(1).optional(),
+});
+export type ResourcesOptions = z.infer<typeof ResourcesOptionsSchema>;
+
+export const ResourceScalesOptionsSchema = z.strictObject({
+  /** A factor f (new = ceil(old × (1 + f))) or amounts for each retry in turn. */
+  memory: Scale.optional(),
+  runtime: Scale.optional(),
+});
+export type ResourceScalesOptions = z.infer<typeof ResourceScalesOptionsSchema>;
+
+export const TemplateOptionsSchema = z.strictObject({
+  name: z.string(),
+  /** Shell command with `{arg}` placeholders. */
+  command: z.string().min(1),
+  /** Identity within the workflow. */
+  nodeArgs: z.array(z.string()).optional(),
+  /** Identity across workflows. */
+  taskArgs: z.array(z.string()).optional(),
+  /** Not part of identity. */
+  opArgs: z.array(z.string()).optional(),
+  cluster: z.string().min(1).optional(),
+  resources: ResourcesOptionsSchema.optional(),
+  resourceScales: ResourceScalesOptionsSchema.optional(),
+  fallbackQueues: z.array(z.string().min(1)).optional(),
+  maxConcurrentlyRunning: z.int().nonnegative().optional(),
+});
+export type TemplateOptions = z.infer<typeof TemplateOptionsSchema>;
+
+/** The fields every task option object shares (upstream is typed separately). */
+export const TaskCommonOptionsSchema = z.strictObject({
+  maxAttempts: z.int().positive().optional(),
+  resources: ResourcesOptionsSchema.optional(),
+  cluster: z.string().min(1).optional(),
+  attributes: z.record(z.string(), Scalar).optional(),
+});
+export type TaskCommonOptions = z.infer<typeof TaskCommonOptionsSchema>;
+
+export const WorkflowOptionsSchema = z.strictObject({
+  /** Display name (free text). */
+  name: z.string().min(1),
+  /** The workflow's identity with the tool; absent = a new workflow on every run. */
+  args: z.record(z.string(), Scalar).optional(),
+  maxConcurrentlyRunning: z.int().nonnegative().optional(),
+  defaultCluster: z.string().min(1).optional(),
+  defaultResources: ResourcesOptionsSchema.optional(),
+  defaultMaxAttempts: z.int().positive().optional(),
+  failFast: z.boolean().optional(),
+  attributes: z.record(z.string(), Scalar).optional(),
+  timeoutSeconds: z.int().positive().optional(),
+});
+export type WorkflowOptions = z.infer<typeof WorkflowOptionsSchema>;
