@@ -56,6 +56,26 @@ export interface RunningCommand {
   done: Promise<CommandOutcome>;
 }
 
+export interface TaskIdentity {
+  workflowId: number;
+  taskId: number;
+  instanceId: number;
+  attempt: number;
+  cluster: string;
+}
+
+/** The environment a task command sees: the runner's, plus who it is. */
+export function taskEnv(base: NodeJS.ProcessEnv, task: TaskIdentity): NodeJS.ProcessEnv {
+  return {
+    ...base,
+    DROVER_WORKFLOW_ID: String(task.workflowId),
+    DROVER_TASK_ID: String(task.taskId),
+    DROVER_TASK_INSTANCE_ID: String(task.instanceId),
+    DROVER_ATTEMPT: String(task.attempt),
+    DROVER_CLUSTER: task.cluster,
+  };
+}
+
 /** The last `bytes` of a file as text (empty when it cannot be read). */
 export function readTail(path: string, bytes = STDERR_TAIL_BYTES): string {
   let fd: number | undefined;

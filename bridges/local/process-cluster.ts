@@ -4,7 +4,7 @@ import type { LaunchBatch, LaunchInstance } from "../../bus/schemas.ts";
 import type { MemorySampler } from "../../worker/proc.ts";
 import type { LaunchedEntry } from "../../worker/reporter.ts";
 import { resultOf } from "../../worker/results.ts";
-import { type RunningCommand, runCommand } from "../../worker/run-command.ts";
+import { type RunningCommand, runCommand, taskEnv } from "../../worker/run-command.ts";
 import {
   AcceptedSet,
   BRIDGE_STOPPED,
@@ -163,14 +163,13 @@ export class ProcessCluster implements ClusterExecutor {
       command: instance.command,
       stdout: job.launched.stdout ?? "/dev/null",
       stderr: job.launched.stderr ?? "/dev/null",
-      env: {
-        ...this.baseEnv,
-        DROVER_WORKFLOW_ID: String(job.workflowId),
-        DROVER_TASK_ID: String(instance.task_id),
-        DROVER_TASK_INSTANCE_ID: String(instance.id),
-        DROVER_ATTEMPT: String(instance.attempt),
-        DROVER_CLUSTER: this.cluster,
-      },
+      env: taskEnv(this.baseEnv, {
+        workflowId: job.workflowId,
+        taskId: instance.task_id,
+        instanceId: instance.id,
+        attempt: instance.attempt,
+        cluster: this.cluster,
+      }),
       memoryLimitBytes: job.memoryBytes,
       runtimeLimitSeconds: job.runtimeSeconds,
       killGraceMs: this.options.killGraceMs,

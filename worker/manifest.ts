@@ -1,0 +1,54 @@
+import { z } from "zod";
+
+/**
+ * What a bridge writes for the workers of one launch batch (one file per Slurm array):
+ * every element reads it and runs the instance whose `step` is its array index.
+ */
+const id = z.number().int().positive();
+
+export const ManifestInstance = z.object({
+  id,
+  task_id: id,
+  step: z.number().int().nonnegative(),
+  attempt: z.number().int().positive(),
+  name: z.string(),
+  command: z.string(),
+  stdout: z.string().min(1),
+  stderr: z.string().min(1),
+  /** informational: Slurm enforces the limits, the worker only measures */
+  memory_bytes: z.number().int().positive().optional(),
+  runtime_seconds: z.number().int().positive().optional(),
+});
+
+export const Manifest = z.object({
+  nats_url: z.string().min(1),
+  cluster: z.string().min(1),
+  workflow_id: id,
+  heartbeat_seconds: z.number().positive(),
+  instances: z.array(ManifestInstance).min(1),
+});
+
+export type Manifest = z.infer<typeof Manifest>;
+export type ManifestInstance = z.infer<typeof ManifestInstance>;
+
+export class ManifestError extends Error {
+  override name = "ManifestError";
+}
+
+export function parseManifest(text: string, source: string): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ManifestError(`${source}: not JSON (${(err as Error).message})`);
+  }
+  const parsed = Manifest.safeParse(raw);
+  if (!parsed.success) throw new ManifestError(`${source}: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+export function instanceForStep(manifest: Manifest, step: number): ManifestInstance {
+  const instance = manifest.instances.find((i) => i.step === step);
+  if (!instance) throw new ManifestError(`no instance has step ${step} in the manifest`);
+  return instance;
+}
