@@ -134,6 +134,9 @@ export class MemorySampler {
           : 0;
       if (leader !== 0) totals.set(leader, (totals.get(leader) ?? 0) + p.rssBytes);
     }
-    for (const [leader, listener] of this.watched) listener(totals.get(leader) ?? 0);
+    for (const [leader, listener] of this.watched) {
+      const total = totals.get(leader);
+      if (total !== undefined) listener(total);
+    }
   }
 }

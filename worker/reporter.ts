@@ -8,9 +8,9 @@ import type { DoneEntry, ErrorEntry, ResultEntry } from "./results.ts";
  * soon as the event loop is idle (no linger timer: a lone result goes out at once, and
  * whatever piles up while a publish is in flight goes out together in the next one),
  * each message capped by count and by bytes (NATS refuses payloads over 1 MB; stderr
- * tails are up to 10 KB each). Per pass, all `ti.running` go before heartbeats, and
- * those before `ti.done` / `ti.error`, so an instance is never reported done before it
- * is reported running. Message ids are derived from the instance ids, so re-publishing
+ * tails are up to 10 KB each). Each pass first sends every queued `ti.running`, then
+ * only the heartbeats and results queued by then, so an instance is never reported done
+ * before it is reported running. Message ids are derived from the instance ids, so re-publishing
  * the same report inside the dedupe window stores it once. A failed publish (NATS
  * restarting) is retried until it succeeds: results are never dropped while running.
  */
@@ -176,19 +176,27 @@ export class Reporter {
         const msgID = `running-${idsDigest(chunk.map((e) => e.id))}`;
         await this.send(Subjects.tiRunning, { v: 1, instances: chunk }, msgID);
       }
-      while (this.heartbeats.length > 0) {
+      // Only what was queued before the running queue ran dry: the `ti.running` of those
+      // instances is out. What arrives while these go out waits for the next pass.
+      let heartbeats = this.heartbeats.length;
+      let done = this.done.length;
+      let errors = this.errors.length;
+      while (heartbeats > 0) {
         // ids are tiny: a heartbeat may list many more of them than results per message
-        const ids = this.heartbeats.take(this.maxCount * 20, this.maxBytes);
+        const ids = this.heartbeats.take(Math.min(this.maxCount * 20, heartbeats), this.maxBytes);
+        heartbeats -= ids.length;
         const msgID = `heartbeat-${this.options.reporterId}-${++this.heartbeatSeq}`;
         await this.send(Subjects.tiHeartbeat, { v: 1, instance_ids: ids }, msgID);
       }
-      while (this.done.length > 0) {
-        const chunk = this.done.take(this.maxCount, this.maxBytes);
+      while (done > 0) {
+        const chunk = this.done.take(Math.min(this.maxCount, done), this.maxBytes);
+        done -= chunk.length;
         const msgID = `done-${idsDigest(chunk.map((e) => e.id))}`;
         await this.send(Subjects.tiDone, { v: 1, results: chunk }, msgID);
       }
-      while (this.errors.length > 0) {
-        const chunk = this.errors.take(this.maxCount, this.maxBytes);
+      while (errors > 0) {
+        const chunk = this.errors.take(Math.min(this.maxCount, errors), this.maxBytes);
+        errors -= chunk.length;
         const msgID = `error-${idsDigest(chunk.map((e) => e.id))}`;
         await this.send(Subjects.tiError, { v: 1, results: chunk }, msgID);
       }

@@ -47,7 +47,9 @@ export function resultOf(
 ): ResultEntry {
   const usage = {
     runtime_used: outcome.runtimeSeconds,
-    memory_used: Math.round(outcome.peakMemoryBytes),
+    ...(outcome.peakMemoryBytes !== undefined
+      ? { memory_used: Math.round(outcome.peakMemoryBytes) }
+      : {}),
     node,
   };
   if (!outcome.stoppedFor && !outcome.spawnError && outcome.exitCode === 0) {

@@ -39,7 +39,8 @@ export interface CommandOutcome {
   startedAt: number;
   /** wall clock */
   runtimeSeconds: number;
-  peakMemoryBytes: number;
+  /** peak resident memory of the tree; absent when it ended before its first sample */
+  peakMemoryBytes?: number;
   /** set when we stopped it (limit, kill order, bridge stopping) */
   stoppedFor?: StopReason;
   /** what the stop was about: the kill order's reason, the limit that was exceeded */
@@ -100,7 +101,7 @@ export function runCommand(spec: RunSpec): RunningCommand {
   const grace = spec.killGraceMs ?? 5000;
   const startedAt = Date.now();
   const t0 = performance.now();
-  let peak = 0;
+  let peak: number | undefined;
   let stoppedFor: StopReason | undefined;
   let stopDetail: string | undefined;
   let exited = false;
@@ -113,7 +114,7 @@ export function runCommand(spec: RunSpec): RunningCommand {
     signal: null,
     startedAt,
     runtimeSeconds: Math.round(performance.now() - t0) / 1000,
-    peakMemoryBytes: peak,
+    ...(peak !== undefined ? { peakMemoryBytes: peak } : {}),
     ...(stoppedFor ? { stoppedFor } : {}),
     ...(stopDetail ? { stopDetail } : {}),
     stderrTail: readTail(spec.stderr),
@@ -156,7 +157,7 @@ export function runCommand(spec: RunSpec): RunningCommand {
 
   if (pid !== undefined) {
     unwatch = spec.sampler.watch(pid, (rss) => {
-      if (rss > peak) peak = rss;
+      if (peak === undefined || rss > peak) peak = rss;
       if (spec.memoryLimitBytes !== undefined && rss > spec.memoryLimitBytes) {
         stop("memory", `used ${rss} bytes`);
       }
