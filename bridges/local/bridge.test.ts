@@ -321,6 +321,36 @@ describe("local bridge: local and sequential clusters", () => {
   });
 });
 
+describe("local bridge: NATS restarts", () => {
+  test("a result produced while NATS is down is published once it is back", async () => {
+    const [id] = ids(1) as [number];
+    await launch([id], "sleep 1; echo finished");
+    await until(() => seen.runningAt.has(id));
+    await nats.kill();
+    await new Promise((r) => setTimeout(r, 1500));
+    await nats.restart();
+    // Core subscribers may miss what was published while they reconnected: ask the stream.
+    let found = false;
+    const end = Date.now() + 20_000;
+    while (!found && Date.now() < end) {
+      try {
+        const jsm = await jetstreamManager(nc);
+        const m = await jsm.streams.getMessage("TEST_RESULTS", { last_by_subj: "ti.done" });
+        found = m?.json<TiDone>().results.some((r) => r.id === id) ?? false;
+      } catch {
+        // not reconnected yet
+      }
+      if (!found) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(found, "ti.done published after the restart");
+    assert.equal(outputOf(id, "out"), "finished\n");
+    // The bridge still takes work.
+    const [next] = ids(1) as [number];
+    await launch([next], "x", { cluster: "dummy" });
+    assert.equal((await resultOf(next, 20_000)).kind, "done");
+  });
+});
+
 describe("local bridge: dummy cluster", () => {
   test("dummy words", async () => {
     const [ok, fail, oom, timeout, sleep, ff1, ff2, ff3] = ids(8) as Eight;
