@@ -1,0 +1,80 @@
+/**
+ * complete — records successful results and releases what depended on them.
+ *
+ * Subscribes: ti.done.
+ * Publishes: sched.wake per workflow that had tasks finish (slots freed, downstream tasks
+ *   maybe ready) and did not end, msg id `wake-done-<wf>-<digest of its done task ids>`.
+ *   Events: evt.tasks.<wf> (DONE), evt.workflow.<wf> (DONE / FAILED).
+ * Idempotency: instances live → DONE is guarded, and only tasks of instances that moved
+ *   in this statement move to DONE and release their downstream tasks, so a redelivered
+ *   result changes nothing (exactly-once decrements). One transaction for all of it.
+ * Side effects: task_instance DONE (exit code, usage, node); task DONE; downstream
+ *   pending_upstream; workflow DONE/FAILED and its run DONE/ERROR (store/workflow-end.ts);
+ *   audit rows.
+ */
+import { createHash } from "node:crypto";
+import { PendingEvents } from "../../bus/events.ts";
+import { defineFunction } from "../../bus/runtime.ts";
+import { TiDone } from "../../bus/schemas.ts";
+import { Subjects } from "../../bus/subjects.ts";
+import { INSTANCE_BOUND_TASK } from "../../store/statuses.ts";
+import { moveTasks, sortedIds } from "../../store/task-transition.ts";
+import { settleWorkflows } from "../../store/workflow-end.ts";
+import { finishInstances, releaseDownstream } from "./sql.ts";
+
+export function wakeMsgId(workflowId: number, doneTaskIds: readonly number[]): string {
+  const digest = createHash("sha256").update(doneTaskIds.join(",")).digest("hex").slice(0, 16);
+  return `wake-done-${workflowId}-${digest}`;
+}
+
+export const complete = defineFunction({
+  name: "complete",
+  schemas: { [Subjects.tiDone]: TiDone },
+  concurrency: 4,
+  async handle(msg, ctx) {
+    const byId = new Map(msg.data.results.map((r) => [r.id, r]));
+    const results = sortedIds(byId.keys()).map((id) => byId.get(id)!);
+    const events = new PendingEvents();
+    const wakes = await ctx.sql.begin(async (tx) => {
+      const finished = await finishInstances(tx, results);
+      if (finished.length === 0) return [];
+      const done = await moveTasks(
+        tx,
+        sortedIds(finished.map((f) => f.task_id)),
+        INSTANCE_BOUND_TASK,
+        "DONE",
+      );
+      events.tasks("DONE", done);
+      if (done.length === 0) return [];
+      await releaseDownstream(
+        tx,
+        done.map((t) => t.id),
+      );
+      const ended = await settleWorkflows(
+        tx,
+        done.map((t) => t.workflow_id),
+      );
+      for (const e of ended) events.workflow(e.workflow_id, e.status);
+      const over = new Set(ended.map((e) => e.workflow_id));
+      const byWorkflow = new Map<number, number[]>();
+      for (const t of done) {
+        if (over.has(t.workflow_id)) continue;
+        const list = byWorkflow.get(t.workflow_id);
+        if (list) list.push(t.id);
+        else byWorkflow.set(t.workflow_id, [t.id]);
+      }
+      return [...byWorkflow].map(([workflowId, ids]) => ({ workflowId, ids }));
+    });
+    events.flush(ctx.emit);
+    for (const w of wakes) {
+      await ctx.publish(
+        Subjects.schedWake,
+        { v: 1, workflow_id: w.workflowId },
+        { msgID: wakeMsgId(w.workflowId, w.ids) },
+      );
+    }
+    if (wakes.length === 0 && results.length > 0) {
+      ctx.log.debug({ results: results.length }, "results for instances already ended");
+    }
+  },
+});

@@ -1,0 +1,107 @@
+/**
+ * heartbeat — records that instances launched, started running, and are alive.
+ *
+ * Subscribes: ti.launched, ti.running, ti.heartbeat.
+ * Publishes: nothing on JetStream. Events: evt.tasks.<wf> (LAUNCHED, RUNNING).
+ * Idempotency: every transition is guarded (instance INSTANTIATED → LAUNCHED;
+ *   INSTANTIATED/LAUNCHED → RUNNING; tasks follow only for instances that moved in this
+ *   statement), so a redelivery changes nothing and a late report for an instance that
+ *   is already DONE (results travel on another stream) is a no-op. Heartbeats only push
+ *   report_by forward for live instances.
+ * Side effects: task_instance status, distributor id, paths, node, report_by; task
+ *   LAUNCHED/RUNNING; audit rows.
+ */
+import { PendingEvents } from "../../bus/events.ts";
+import { defineFunction } from "../../bus/runtime.ts";
+import { TiHeartbeat, TiLaunched, TiRunning } from "../../bus/schemas.ts";
+import { Subjects } from "../../bus/subjects.ts";
+import { moveTasks, sortedIds } from "../../store/task-transition.ts";
+import { extendReportBy, launchInstances, recordLaunchDetails, runInstances } from "./sql.ts";
+
+export interface HeartbeatOptions {
+  /** how often live instances are reported (LaunchBatch.heartbeat_seconds) */
+  heartbeatSeconds?: number;
+  /** reports missed before an instance counts as lost */
+  missedHeartbeats?: number;
+  /** on top of the missed reports (clock skew, message latency) */
+  slackSeconds?: number;
+}
+
+/** How far report_by is pushed by a report: heartbeat × missed + slack. */
+export function reportBySeconds(options: HeartbeatOptions = {}): number {
+  return (
+    (options.heartbeatSeconds ?? 30) * (options.missedHeartbeats ?? 3) +
+    (options.slackSeconds ?? 30)
+  );
+}
+
+/** Last entry per id (a report listing an instance twice keeps its latest data). */
+function lastById<T extends { id: number }>(entries: readonly T[]): T[] {
+  const byId = new Map<number, T>();
+  for (const e of entries) byId.set(e.id, e);
+  return [...byId.values()].sort((a, b) => a.id - b.id);
+}
+
+export function createHeartbeat(options: HeartbeatOptions = {}) {
+  const seconds = reportBySeconds(options);
+  return defineFunction({
+    name: "heartbeat",
+    schemas: {
+      [Subjects.tiLaunched]: TiLaunched,
+      [Subjects.tiRunning]: TiRunning,
+      [Subjects.tiHeartbeat]: TiHeartbeat,
+    },
+    concurrency: 4,
+    async handle(msg, ctx) {
+      const events = new PendingEvents();
+      switch (msg.subject) {
+        case Subjects.tiLaunched: {
+          const entries = lastById(msg.data.instances);
+          await ctx.sql.begin(async (tx) => {
+            const moved = await launchInstances(tx, entries, seconds);
+            const movedIds = new Set(moved.map((m) => m.id));
+            await recordLaunchDetails(
+              tx,
+              entries.filter((e) => !movedIds.has(e.id)),
+            );
+            const tasks = await moveTasks(
+              tx,
+              sortedIds(moved.map((m) => m.task_id)),
+              ["INSTANTIATING"],
+              "LAUNCHED",
+            );
+            events.tasks("LAUNCHED", tasks);
+          });
+          break;
+        }
+        case Subjects.tiRunning: {
+          const entries = lastById(msg.data.instances);
+          await ctx.sql.begin(async (tx) => {
+            const moved = await runInstances(tx, entries, seconds);
+            const tasks = await moveTasks(
+              tx,
+              sortedIds(moved.map((m) => m.task_id)),
+              ["INSTANTIATING", "LAUNCHED"],
+              "RUNNING",
+            );
+            events.tasks("RUNNING", tasks);
+          });
+          break;
+        }
+        case Subjects.tiHeartbeat: {
+          const alive = await extendReportBy(ctx.sql, sortedIds(msg.data.instance_ids), seconds);
+          if (alive < msg.data.instance_ids.length) {
+            ctx.log.debug(
+              { reported: msg.data.instance_ids.length, alive },
+              "heartbeats for instances that are no longer live",
+            );
+          }
+          break;
+        }
+      }
+      events.flush(ctx.emit);
+    },
+  });
+}
+
+export const heartbeat = createHeartbeat();

@@ -1,0 +1,111 @@
+import type { Sql, TransactionSql } from "postgres";
+import type { TiLaunched, TiRunning } from "../../bus/schemas.ts";
+
+/** The statements of instance progress reports, each small and named for what it does. */
+
+type Tx = TransactionSql | Sql;
+
+export interface MovedInstance {
+  id: number;
+  task_id: number;
+  workflow_id: number;
+}
+
+type LaunchedEntry = TiLaunched["instances"][number];
+type RunningEntry = TiRunning["instances"][number];
+
+/**
+ * INSTANTIATED → LAUNCHED with the distributor id, output paths and a new report-by
+ * date, audited. Guarded: instances that moved on (RUNNING, DONE, …) are skipped.
+ */
+export async function launchInstances(
+  tx: Tx,
+  entries: readonly LaunchedEntry[],
+  reportBySeconds: number,
+): Promise<MovedInstance[]> {
+  if (entries.length === 0) return [];
+  return tx<MovedInstance[]>`
+    with d as (
+      select * from unnest(${entries.map((e) => e.id)}::bigint[],
+        ${entries.map((e) => e.distributor_id)}::text[],
+        ${entries.map((e) => e.stdout ?? null)}::text[],
+        ${entries.map((e) => e.stderr ?? null)}::text[]) as d (id, distributor_id, stdout, stderr)
+    ), moved as (
+      update task_instance ti set status = 'LAUNCHED', status_at = now(),
+        distributor_id = d.distributor_id,
+        stdout_path = coalesce(d.stdout, ti.stdout_path),
+        stderr_path = coalesce(d.stderr, ti.stderr_path),
+        report_by = now() + make_interval(secs => ${reportBySeconds})
+      from d
+      where ti.id = d.id and ti.status = 'INSTANTIATED'
+      returning ti.id, ti.task_id, ti.workflow_id
+    ), audit as (
+      insert into task_instance_status_audit (task_instance_id, status)
+      select id, 'LAUNCHED' from moved
+    )
+    select id, task_id, workflow_id from moved order by id`;
+}
+
+/**
+ * A launch report that came after the instance moved on (its running report or result
+ * overtook it: they travel on other streams): keeps the distributor id and output paths
+ * where none are recorded yet. Not a transition: no status change, no audit.
+ */
+export async function recordLaunchDetails(
+  tx: Tx,
+  entries: readonly LaunchedEntry[],
+): Promise<void> {
+  if (entries.length === 0) return;
+  await tx`
+    update task_instance ti set
+      distributor_id = coalesce(ti.distributor_id, d.distributor_id),
+      stdout_path = coalesce(ti.stdout_path, d.stdout),
+      stderr_path = coalesce(ti.stderr_path, d.stderr)
+    from unnest(${entries.map((e) => e.id)}::bigint[],
+      ${entries.map((e) => e.distributor_id)}::text[],
+      ${entries.map((e) => e.stdout ?? null)}::text[],
+      ${entries.map((e) => e.stderr ?? null)}::text[]) as d (id, distributor_id, stdout, stderr)
+    where ti.id = d.id and ti.status <> 'INSTANTIATED'
+      and (ti.distributor_id is null or (ti.stdout_path is null and d.stdout is not null)
+        or (ti.stderr_path is null and d.stderr is not null))`;
+}
+
+/** INSTANTIATED/LAUNCHED → RUNNING with the node and a new report-by date, audited. */
+export async function runInstances(
+  tx: Tx,
+  entries: readonly RunningEntry[],
+  reportBySeconds: number,
+): Promise<MovedInstance[]> {
+  if (entries.length === 0) return [];
+  return tx<MovedInstance[]>`
+    with d as (
+      select * from unnest(${entries.map((e) => e.id)}::bigint[],
+        ${entries.map((e) => e.node ?? null)}::text[],
+        ${entries.map((e) => e.distributor_id ?? null)}::text[]) as d (id, node, distributor_id)
+    ), moved as (
+      update task_instance ti set status = 'RUNNING', status_at = now(),
+        node = coalesce(d.node, ti.node),
+        distributor_id = coalesce(ti.distributor_id, d.distributor_id),
+        report_by = now() + make_interval(secs => ${reportBySeconds})
+      from d
+      where ti.id = d.id and ti.status in ('INSTANTIATED', 'LAUNCHED')
+      returning ti.id, ti.task_id, ti.workflow_id
+    ), audit as (
+      insert into task_instance_status_audit (task_instance_id, status)
+      select id, 'RUNNING' from moved
+    )
+    select id, task_id, workflow_id from moved order by id`;
+}
+
+/** Live instances: report-by pushed forward. Not a transition (no audit). */
+export async function extendReportBy(
+  tx: Tx,
+  ids: readonly number[],
+  reportBySeconds: number,
+): Promise<number> {
+  if (ids.length === 0) return 0;
+  const rows = await tx`
+    update task_instance set report_by = now() + make_interval(secs => ${reportBySeconds})
+    where id = any(${[...ids]}::bigint[]) and status in ('INSTANTIATED', 'LAUNCHED', 'RUNNING')`;
+  return rows.count;
+}
