@@ -50,6 +50,37 @@ export function checkTask(
   template: TemplateInfo | undefined,
   problems: Problems,
 ): void {
+  // The common case (a valid task) takes the fast path, building no strings.
+  if (!taskIsValid(task, template)) reportTask(task, template, problems);
+}
+
+function taskIsValid(task: TaskSpec, template: TemplateInfo | undefined): boolean {
+  if (template === undefined || checkName("task", task.name) !== null) return false;
+  let given = 0;
+  for (const k in task.args) {
+    given++;
+    if (!template.argSet.has(k) || typeof task.args[k] !== "string") return false;
+  }
+  if (given !== template.argCount) return false;
+  const { max_attempts, resources, attributes } = task;
+  if (max_attempts !== undefined && !(Number.isSafeInteger(max_attempts) && max_attempts >= 1)) {
+    return false;
+  }
+  if (resources !== undefined && !resourcesAreValid(resources)) return false;
+  if (task.cluster === "") return false;
+  if (attributes !== undefined) {
+    for (const k in attributes) if (typeof attributes[k] !== "string") return false;
+  }
+  return true;
+}
+
+function resourcesAreValid(r: NormalizedResources): boolean {
+  const count = (v: number | undefined) => v === undefined || (Number.isSafeInteger(v) && v >= 1);
+  return count(r.cores) && count(r.memory_bytes) && count(r.runtime_seconds) && r.queue !== "";
+}
+
+/** Every problem of a task that taskIsValid rejected. */
+function reportTask(task: TaskSpec, template: TemplateInfo | undefined, problems: Problems): void {
   const nameProblem = checkName("task", task.name);
   if (nameProblem) problems.add(nameProblem);
   const label = `task ${JSON.stringify(task.name)}`;
@@ -57,25 +88,19 @@ export function checkTask(
     problems.add(`${label}: unknown template ${JSON.stringify(task.template)}`);
     return;
   }
-  let given = 0;
-  let extra = false;
   for (const k in task.args) {
-    given++;
     if (!template.argSet.has(k)) {
-      extra = true;
       problems.add(`${label}: arg "${k}" is not an arg of template "${template.spec.name}"`);
     } else if (typeof task.args[k] !== "string") {
       problems.add(`${label}: arg "${k}" must be a string`);
     }
   }
-  if (given !== template.argCount || extra) {
-    for (const a of template.argSet) {
-      if (!Object.hasOwn(task.args, a)) problems.add(`${label}: arg "${a}" is missing`);
-    }
+  for (const a of template.argSet) {
+    if (!Object.hasOwn(task.args, a)) problems.add(`${label}: arg "${a}" is missing`);
   }
   checkCount(task.max_attempts, 1, `${label}: max_attempts`, problems);
   checkResources(task.resources, label, problems);
-  if (task.cluster !== undefined && task.cluster === "") problems.add(`${label}: cluster is empty`);
+  if (task.cluster === "") problems.add(`${label}: cluster is empty`);
   if (task.attributes !== undefined) {
     for (const k in task.attributes) {
       if (typeof task.attributes[k] !== "string") {

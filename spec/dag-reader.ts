@@ -5,7 +5,7 @@
  */
 import { CatalogChecker } from "./catalog-check.ts";
 import { checkTask, checkTemplate, type TemplateInfo, templateInfo } from "./check.ts";
-import { type DagLine, DagLineSchema } from "./dag-schema.ts";
+import { type DagLine, DagLineSchema, type TaskLine } from "./dag-schema.ts";
 import { Problems, SpecError } from "./errors.ts";
 import { issueProblems } from "./file-schema.ts";
 import { dagItem, HashAccumulator, taskHash, templateVersionHash } from "./hash.ts";
@@ -55,15 +55,18 @@ export class DagReader {
   /** Checks one parsed line (JSON value) and returns it typed. Throws SpecError. */
   add(value: unknown): DagLine {
     this.lineNumber++;
-    const parsed = DagLineSchema.safeParse(value);
-    if (!parsed.success) {
-      const where = `line ${this.lineNumber}`;
-      throw new SpecError(issueProblems(parsed.error.issues, null).map((p) => `${where}: ${p}`));
-    }
-    const line = parsed.data;
+    // Most task lines are plain: checked by hand, zod only for the others (or the message).
+    const line = isPlainTaskLine(value) ? value : this.parse(value);
     if (line.kind === "template") this.addTemplate(line);
     else this.addTask(line);
     return line;
+  }
+
+  private parse(value: unknown): DagLine {
+    const parsed = DagLineSchema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    const where = `line ${this.lineNumber}`;
+    throw new SpecError(issueProblems(parsed.error.issues, null).map((p) => `${where}: ${p}`));
   }
 
   /** The sha256 (hex) of task `i`, once its line was added. */
@@ -93,10 +96,10 @@ export class DagReader {
     this.templates.set(spec.name, { ...templateInfo(spec), version: templateVersionHash(spec) });
   }
 
-  private addTask(line: Extract<DagLine, { kind: "task" }>): void {
-    const { kind: _, i, ...task } = line;
-    const label = `task ${JSON.stringify(task.name)}`;
-    if (i !== this.taskCount) this.problems.add(`${label}: i is ${i}, expected ${this.taskCount}`);
+  private addTask(task: TaskLine): void {
+    const { i, upstream } = task;
+    if (i !== this.taskCount)
+      this.problems.add(`${taskLabel(task)}: i is ${i}, expected ${this.taskCount}`);
     const template = this.templates.get(task.template);
     checkTask(task, template, this.problems);
     this.throwIfProblems();
@@ -104,19 +107,20 @@ export class DagReader {
     const key = identityKey(task.template, t.spec.node_args, task.args);
     if (this.identities.has(key)) {
       this.problems.add(
-        `${label}: same template and node_args as an earlier task (duplicate task identity)`,
+        `${taskLabel(task)}: same template and node_args as an earlier task (duplicate task identity)`,
       );
     }
-    if (this.names.has(task.name)) this.problems.add(`${label}: name is used by an earlier task`);
-    const upstream = task.upstream;
+    if (this.names.has(task.name))
+      this.problems.add(`${taskLabel(task)}: name is used by an earlier task`);
     let increasing = true;
     for (let k = 0; k < upstream.length; k++) {
       const u = upstream[k]!;
-      if (u >= i) this.problems.add(`${label}: upstream ${u} is not before the task (i = ${i})`);
+      if (u >= i)
+        this.problems.add(`${taskLabel(task)}: upstream ${u} is not before the task (i = ${i})`);
       if (k > 0 && u <= upstream[k - 1]!) increasing = false;
     }
     if (!increasing && new Set(upstream).size !== upstream.length) {
-      this.problems.add(`${label}: upstream lists a task more than once`);
+      this.problems.add(`${taskLabel(task)}: upstream lists a task more than once`);
     }
     this.catalog?.checkTask(task, t.spec);
     this.throwIfProblems();
@@ -126,13 +130,9 @@ export class DagReader {
     const hash = taskHash(task.template, t.spec.node_args, t.spec.task_args, task.args);
     this.store(i, hash);
     this.taskSet.addDigest(hash);
-    this.dag.add(
-      dagItem(
-        t.version,
-        hash,
-        upstream.map((u) => this.taskHash(u)),
-      ),
-    );
+    const upstreamHashes: string[] = [];
+    for (const u of upstream) upstreamHashes.push(this.taskHash(u));
+    this.dag.add(dagItem(t.version, hash, upstreamHashes));
     this.taskCount++;
     this.edgeCount += upstream.length;
   }
@@ -149,4 +149,34 @@ export class DagReader {
   private throwIfProblems(): void {
     this.problems.throwIfAny();
   }
+}
+
+const PLAIN_TASK_KEYS = new Set(["kind", "i", "template", "name", "args", "upstream"]);
+
+/**
+ * A task line with only the required fields, of the right types (what DagLineSchema
+ * would accept unchanged). Lines with optional fields go through zod.
+ */
+function isPlainTaskLine(value: unknown): value is TaskLine {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  if (v.kind !== "task" || typeof v.template !== "string" || typeof v.name !== "string") {
+    return false;
+  }
+  const i = v.i;
+  if (typeof i !== "number" || !Number.isSafeInteger(i) || i < 0) return false;
+  const args = v.args;
+  if (typeof args !== "object" || args === null || Array.isArray(args)) return false;
+  if (Object.getPrototypeOf(args) !== Object.prototype) return false;
+  for (const k in args) if (typeof (args as Record<string, unknown>)[k] !== "string") return false;
+  const upstream = v.upstream;
+  if (!Array.isArray(upstream)) return false;
+  for (const u of upstream)
+    if (typeof u !== "number" || !Number.isSafeInteger(u) || u < 0) return false;
+  for (const k in v) if (!PLAIN_TASK_KEYS.has(k)) return false;
+  return Object.getPrototypeOf(v) === Object.prototype;
+}
+
+function taskLabel(task: TaskLine): string {
+  return `task ${JSON.stringify(task.name)}`;
 }

@@ -4,6 +4,7 @@
  * writes it; DagReader checks it line by line while the binder streams it.
  */
 import { sortedUnique } from "./build.ts";
+import type { TaskLine } from "./dag-schema.ts";
 import type { Submission, TaskSpec } from "./submission.ts";
 import { topologicalOrderOrThrow } from "./topo.ts";
 
@@ -29,7 +30,19 @@ export function* dagLines(sub: Submission): Generator<string> {
   for (let p = 0; p < order.length; p++) {
     const task = sub.tasks[order[p]!] as TaskSpec;
     const upstream = sortedUnique(task.upstream.map((u) => position[u]!));
-    yield JSON.stringify({ kind: "task", i: p, ...task, upstream });
+    // Fields listed one by one (not spread): one object shape, canonical key order.
+    yield JSON.stringify({
+      kind: "task",
+      i: p,
+      template: task.template,
+      name: task.name,
+      args: task.args,
+      upstream,
+      max_attempts: task.max_attempts,
+      resources: task.resources,
+      cluster: task.cluster,
+      attributes: task.attributes,
+    } satisfies Record<keyof TaskLine, unknown>);
   }
 }
 

@@ -11,12 +11,12 @@
  * - DAG: multiset hash over tasks of
  *   `{template version hash}:{task hash}:{upstream task hashes, sorted, joined by ","}`
  *
- * Multiset hash (HashAccumulator): the sum modulo 2^256 of the sha256 digests of the
- * items (read as 256-bit big-endian numbers), then sha256 of
- * `drover-multiset-v1:{item count}:{sum as 64 hex digits}`. It does not depend on the
+ * Multiset hash (HashAccumulator): the sum modulo 2^128 of the first 128 bits of the
+ * sha256 digest of each item (read as big-endian numbers), then sha256 of
+ * `drover-multiset-v1:{item count}:{sum as 32 hex digits}`. It does not depend on the
  * order of items, and counts duplicates (unlike XOR, an item added twice is not
- * cancelled). A sum of uniformly random 256-bit values is not designed against an
- * adversary crafting collisions, but these hashes detect accidental changes, not attacks.
+ * cancelled). A sum of random 128-bit values is not designed against an adversary
+ * crafting collisions; these hashes detect accidental changes, not attacks.
  */
 import { hash } from "node:crypto";
 import type { Submission, TaskSpec, TemplateSpec, WorkflowArgValue } from "./submission.ts";
@@ -31,10 +31,24 @@ export function templateVersionHash(
   return sha256(JSON.stringify(["template", t.command, t.node_args, t.task_args, t.op_args]));
 }
 
-function pairs(names: readonly string[], args: Readonly<Record<string, string>>): string[] {
-  const out: string[] = [];
-  for (const a of names) out.push(a, args[a] ?? "");
-  return out;
+/** Strings that JSON.stringify writes as `"` + the string + `"`. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: JSON escapes control characters
+const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/** JSON.stringify(v) for a string, without its cost in the common case. */
+function quote(v: string): string {
+  return PLAIN.test(v) ? `"${v}"` : JSON.stringify(v);
+}
+
+/** `["n1","v1","n2","v2"]` as JSON text: the arg names and values in order. */
+function pairs(names: readonly string[], args: Readonly<Record<string, string>>): string {
+  let out = "[";
+  for (let k = 0; k < names.length; k++) {
+    const a = names[k] as string;
+    if (k > 0) out += ",";
+    out += `${quote(a)},${quote(args[a] ?? "")}`;
+  }
+  return `${out}]`;
 }
 
 export function nodeHash(
@@ -42,7 +56,7 @@ export function nodeHash(
   nodeArgs: readonly string[],
   args: Readonly<Record<string, string>>,
 ): string {
-  return sha256(JSON.stringify([templateName, pairs(nodeArgs, args)]));
+  return sha256(`[${quote(templateName)},${pairs(nodeArgs, args)}]`);
 }
 
 export function taskHash(
@@ -51,7 +65,7 @@ export function taskHash(
   taskArgs: readonly string[],
   args: Readonly<Record<string, string>>,
 ): string {
-  return sha256(JSON.stringify([templateName, pairs(nodeArgs, args), pairs(taskArgs, args)]));
+  return sha256(`[${quote(templateName)},${pairs(nodeArgs, args)},${pairs(taskArgs, args)}]`);
 }
 
 export function workflowIdentityHash(
@@ -65,7 +79,15 @@ export function workflowIdentityHash(
   return sha256(JSON.stringify(["workflow", tool, version, entries]));
 }
 
-const LANES = 8;
+/** Hex digit char code → value; -1 for anything else. */
+const HEX = new Int8Array(128).fill(-1);
+for (let d = 0; d < 16; d++) {
+  HEX["0123456789abcdef".charCodeAt(d)] = d;
+  HEX["0123456789ABCDEF".charCodeAt(d)] = d;
+}
+
+/** The accumulator sums 128-bit prefixes, in 4 lanes of 32 bits. */
+const LANES = 4;
 const LANE = 2 ** 32;
 /** Lanes hold up to 2^32 × this many additions before they must carry (< 2^53). */
 const CARRY_EVERY = 2 ** 20;
@@ -76,10 +98,21 @@ export class HashAccumulator {
   private pending = 0;
   count = 0;
 
-  /** Adds an item given as a sha256 hex digest. */
+  /** Adds an item given as a sha256 hex digest (64 hex digits; the first 32 count). */
   addDigest(hex: string): void {
-    for (let k = 0; k < LANES; k++)
-      this.lanes[k]! += Number.parseInt(hex.slice(k * 8, k * 8 + 8), 16);
+    if (hex.length !== 64) throw new Error(`not a sha256 hex digest: ${hex}`);
+    let c = 0;
+    let bad = 0;
+    for (let k = 0; k < LANES; k++) {
+      let v = 0;
+      for (let end = c + 8; c < end; c++) {
+        const d = HEX[hex.charCodeAt(c)] ?? -1;
+        bad |= d;
+        v = (v << 4) | (d & 15);
+      }
+      this.lanes[k]! += v >>> 0;
+    }
+    if (bad < 0) throw new Error(`not a sha256 hex digest: ${hex}`);
     this.count++;
     if (++this.pending === CARRY_EVERY) this.carry();
   }
@@ -109,7 +142,8 @@ export class HashAccumulator {
 
 /** The DAG hash item of one task. */
 export function dagItem(templateVersion: string, task: string, upstream: string[]): string {
-  return `${templateVersion}:${task}:${upstream.sort().join(",")}`;
+  if (upstream.length > 1) upstream.sort();
+  return `${templateVersion}:${task}:${upstream.join(",")}`;
 }
 
 export interface SubmissionHashes {

@@ -13,18 +13,17 @@ const FORBIDDEN_ALL = /[\s/\\'"]/g;
 /** The problem with a name, or null when it is valid. */
 export function checkName(kind: NameKind, name: string): string | null {
   if (typeof name !== "string" || name.length === 0) return `${kind} name is empty`;
-  const shown = JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}…` : name);
-  if (name.length > MAX_NAME_LENGTH && [...name].length > MAX_NAME_LENGTH) {
-    return `${kind} name ${shown} is longer than ${MAX_NAME_LENGTH} characters`;
-  }
+  const first = name.charCodeAt(0);
+  const long = name.length > MAX_NAME_LENGTH && [...name].length > MAX_NAME_LENGTH;
   const bad = FORBIDDEN.exec(name);
+  if (!long && bad === null && !(first >= 48 && first <= 57)) return null;
+  const shown = JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}…` : name);
+  if (long) return `${kind} name ${shown} is longer than ${MAX_NAME_LENGTH} characters`;
   if (bad) {
     const what = /\s/.test(bad[0]) ? "whitespace" : `"${bad[0]}"`;
     return `${kind} name ${shown} contains ${what} (not allowed: / \\ ' " and spaces)`;
   }
-  const first = name.charCodeAt(0);
-  if (first >= 48 && first <= 57) return `${kind} name ${shown} starts with a digit`;
-  return null;
+  return `${kind} name ${shown} starts with a digit`;
 }
 
 /**

@@ -77,7 +77,11 @@ function extractCycle(tasks: readonly Node[], indegree: Int32Array): number[] {
     const next = (tasks[v] as Node).upstream.find((u) => (indegree[u] as number) > 0);
     v = next as number;
   }
-  return path.slice(seenAt.get(v)).reverse();
+  const cycle = path.slice(seenAt.get(v)).reverse();
+  // Start at the lowest index, so the same cycle is always named the same way.
+  let first = 0;
+  for (let k = 1; k < cycle.length; k++) if (cycle[k]! < cycle[first]!) first = k;
+  return [...cycle.slice(first), ...cycle.slice(0, first)];
 }
 
 /** The names of the tasks on a cycle, each upstream of the next (and the last of the first). */

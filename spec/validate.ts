@@ -53,25 +53,28 @@ export function validateSubmission(sub: Submission, catalog?: Catalog): void {
     const task = sub.tasks[i] as TaskSpec;
     const template = templates.get(task.template);
     checkTask(task, template, problems);
-    const label = `task ${JSON.stringify(task.name)}`;
-    const sameName = names.get(task.name);
-    if (sameName === undefined) names.set(task.name, i);
-    else problems.add(`${label}: name is used by tasks ${sameName} and ${i}`);
+    let duplicate = false;
     if (template !== undefined) {
       const key = identityKey(task.template, template.spec.node_args, task.args);
       const same = identities.get(key);
       if (same === undefined) identities.set(key, i);
       else {
+        duplicate = true;
         const other = JSON.stringify((sub.tasks[same] as TaskSpec).name);
         problems.add(
-          `${label}: same template and node_args as task ${other} (duplicate task identity)`,
+          `${taskLabel(task)}: same template and node_args as task ${other} (duplicate task identity)`,
         );
       }
       catalogChecker?.checkTask(task, template.spec);
     }
+    // A duplicate identity usually also duplicates the default name: report it once.
+    const sameName = names.get(task.name);
+    if (sameName === undefined) names.set(task.name, i);
+    else if (!duplicate)
+      problems.add(`${taskLabel(task)}: name is used by tasks ${sameName} and ${i}`);
     for (const u of task.upstream) {
       if (!Number.isInteger(u) || u < 0 || u >= n) {
-        problems.add(`${label}: upstream index ${u} is out of range (0..${n - 1})`);
+        problems.add(`${taskLabel(task)}: upstream index ${u} is out of range (0..${n - 1})`);
         upstreamOk = false;
       }
     }
@@ -81,4 +84,8 @@ export function validateSubmission(sub: Submission, catalog?: Catalog): void {
     if (cycle) problems.add(cycleProblem(cycle));
   }
   problems.throwIfAny();
+}
+
+function taskLabel(task: TaskSpec): string {
+  return `task ${JSON.stringify(task.name)}`;
 }
