@@ -45,5 +45,6 @@ export async function* readObject(store: ObjectStore, name: string): AsyncGenera
   }
   // The digest is checked by the library once the stream ends; a mismatch rejects here.
   const failure = await result.error;
-  if (failure) throw new Error(`object ${name} could not be read: ${failure.message}`, { cause: failure });
+  if (failure)
+    throw new Error(`object ${name} could not be read: ${failure.message}`, { cause: failure });
 }

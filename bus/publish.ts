@@ -43,7 +43,9 @@ export function encodeMessage(subject: string, data: unknown): Uint8Array {
   if (!schema) throw new PublishValidationError(`no schema is registered for subject ${subject}`);
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
-    throw new PublishValidationError(`refusing to publish an invalid ${subject}: ${parsed.error.message}`);
+    throw new PublishValidationError(
+      `refusing to publish an invalid ${subject}: ${parsed.error.message}`,
+    );
   }
   return encoder.encode(JSON.stringify(parsed.data));
 }

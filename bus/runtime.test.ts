@@ -28,13 +28,20 @@ after(async () => {
   await nats.stop();
 });
 
-async function deadLetters(fn: string): Promise<{ reason: string; subject: string; data: string }[]> {
+async function deadLetters(
+  fn: string,
+): Promise<{ reason: string; subject: string; data: string }[]> {
   const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info(SharedStreams.dlq.name);
   const letters = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+  for (
+    let seq = info.state.first_seq;
+    seq <= info.state.last_seq && info.state.messages > 0;
+    seq++
+  ) {
     const m = await jsm.streams.getMessage(SharedStreams.dlq.name, { seq }).catch(() => null);
-    if (m && m.subject === `dlq.${fn}`) letters.push(m.json<{ reason: string; subject: string; data: string }>());
+    if (m && m.subject === `dlq.${fn}`)
+      letters.push(m.json<{ reason: string; subject: string; data: string }>());
   }
   return letters;
 }
@@ -135,7 +142,9 @@ describe("consume runtime", () => {
   test("a replica SIGKILLed mid-message: another replica gets the message", async () => {
     const took: { pid: number; n: number }[] = [];
     const sub = nc.subscribe("test.took", {
-      callback: (_e, m) => took.push(m.json<{ pid: number; n: number }>()),
+      callback: (_e, m) => {
+        took.push(m.json<{ pid: number; n: number }>());
+      },
     });
     const ready = nc.subscribe("test.ready", { max: 1 });
     const first = spawn(

@@ -53,7 +53,9 @@ export interface FunctionDefinition<S extends Schemas = Schemas> {
   timers?: { name: string; everyMs: number; run(ctx: TimerContext): Promise<void> }[];
 }
 
-export function defineFunction<S extends Schemas>(def: FunctionDefinition<S>): FunctionDefinition<S> {
+export function defineFunction<S extends Schemas>(
+  def: FunctionDefinition<S>,
+): FunctionDefinition<S> {
   return def;
 }
 
@@ -155,7 +157,8 @@ export async function startFunction<S extends Schemas>(
       return deadLetter(m, `payload is not JSON: ${(err as Error).message}`, mlog);
     }
     const schema = key === undefined ? undefined : def.schemas[key];
-    if (key === undefined || !schema) return deadLetter(m, `no handler for subject ${m.subject}`, mlog);
+    if (key === undefined || !schema)
+      return deadLetter(m, `no handler for subject ${m.subject}`, mlog);
     const parsed = schema.safeParse(data);
     if (!parsed.success) {
       return deadLetter(m, `invalid ${key} message: ${z.prettifyError(parsed.error)}`, mlog);
@@ -173,7 +176,11 @@ export async function startFunction<S extends Schemas>(
     } catch (err) {
       if (err instanceof PermanentError) return deadLetter(m, err.message, mlog);
       if (delivery >= maxDeliver) {
-        return deadLetter(m, `gave up after ${delivery} deliveries: ${(err as Error).message}`, mlog);
+        return deadLetter(
+          m,
+          `gave up after ${delivery} deliveries: ${(err as Error).message}`,
+          mlog,
+        );
       }
       const delay = err instanceof RetryLaterError ? err.delayMs : backoffMs(delivery);
       mlog.warn({ err, delay }, "handler failed, message will be redelivered");
@@ -194,7 +201,9 @@ export async function startFunction<S extends Schemas>(
     }
   })();
 
-  const timers = (def.timers ?? []).map((timer) => runTimer(timer, { ...baseCtx, log }, abort.signal));
+  const timers = (def.timers ?? []).map((timer) =>
+    runTimer(timer, { ...baseCtx, log }, abort.signal),
+  );
 
   log.info({ stream: spec.stream, concurrency }, "function started");
   return {

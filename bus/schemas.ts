@@ -69,7 +69,9 @@ export const TiLaunched = z.object({
 export const TiRunning = z.object({
   v: v1,
   instances: z
-    .array(z.object({ id, node: z.string().max(255).optional(), distributor_id: z.string().optional() }))
+    .array(
+      z.object({ id, node: z.string().max(255).optional(), distributor_id: z.string().optional() }),
+    )
     .min(1),
 });
 

@@ -3,8 +3,8 @@ import {
   DeliverPolicy,
   type JetStreamManager,
   RetentionPolicy,
-  type StreamConfig,
   StorageType,
+  type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
 import { SharedStreams } from "./subjects.ts";
@@ -39,7 +39,7 @@ export async function ensureStream(
   subjects: readonly string[],
   options: { retention?: RetentionPolicy; maxAgeMs?: number } = {},
 ): Promise<void> {
-  const wanted: Partial<StreamConfig> = {
+  const wanted: Partial<StreamConfig> & { name: string } = {
     name,
     subjects: [...subjects],
     retention: options.retention ?? RetentionPolicy.Workqueue,

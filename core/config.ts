@@ -29,7 +29,7 @@ const ConfigSchema = z.object({
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
-export type ConfigInput = { [K in keyof Config]?: Config[K] | string };
+export type ConfigInput = { -readonly [K in keyof Config]?: Config[K] | string };
 
 const ENV_KEYS: Record<keyof Config, string> = {
   natsUrl: "DROVER_NATS_URL",
@@ -85,7 +85,9 @@ function readObjectFile(path: string, what: string, problems: string[]): ConfigI
     }
     return value as ConfigInput;
   } catch (err) {
-    problems.push(`${what} ${path}: not valid ${path.endsWith(".json") ? "JSON" : "YAML"} (${(err as Error).message})`);
+    problems.push(
+      `${what} ${path}: not valid ${path.endsWith(".json") ? "JSON" : "YAML"} (${(err as Error).message})`,
+    );
     return {};
   }
 }
@@ -105,7 +107,9 @@ export function loadConfig(
 ): Config {
   const problems: string[] = [];
   const home = overrides.home ?? defaultHome(env);
-  const fromFile = env.DROVER_CONFIG ? readObjectFile(env.DROVER_CONFIG, "config file", problems) : {};
+  const fromFile = env.DROVER_CONFIG
+    ? readObjectFile(env.DROVER_CONFIG, "config file", problems)
+    : {};
   const fromStack = readObjectFile(stackFilePath(String(home)), "stack file", problems);
   const fromEnv: ConfigInput = {};
   for (const [key, name] of Object.entries(ENV_KEYS) as [keyof Config, string][]) {
@@ -119,7 +123,13 @@ export function loadConfig(
   const stackKnown = Object.fromEntries(
     Object.entries(fromStack).filter(([key]) => known.has(key)),
   ) as ConfigInput;
-  const merged = { ...defaults(String(home)), ...fromFile, ...stackKnown, ...fromEnv, ...overrides };
+  const merged = {
+    ...defaults(String(home)),
+    ...fromFile,
+    ...stackKnown,
+    ...fromEnv,
+    ...overrides,
+  };
   if (merged.home !== home && merged.logDir === join(String(home), "logs")) {
     merged.logDir = join(String(merged.home), "logs");
   }

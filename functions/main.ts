@@ -1,0 +1,58 @@
+/**
+ * Runs Drover functions in this process: `tsx functions/main.ts [name ...]` (all when
+ * none is named). Each function is a durable JetStream consumer shared by every replica,
+ * so starting this N times scales it. SIGTERM/SIGINT drain in-flight messages, then exit.
+ */
+import { connectBus } from "../bus/connect.ts";
+import { type RunningFunction, startFunction } from "../bus/runtime.ts";
+import { loadConfig } from "../core/config.ts";
+import { createLogger } from "../core/log.ts";
+import { createSql } from "../db/connect.ts";
+import { migrate } from "../db/migrate.ts";
+import { functions, services } from "./registry.ts";
+
+export async function runFunctions(names: string[]): Promise<{ stop(): Promise<void> }> {
+  const unknown = names.filter((n) => !(n in functions));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown function(s): ${unknown.join(", ")} (known: ${Object.keys(functions).join(", ")})`,
+    );
+  }
+  const selected = names.length > 0 ? names : Object.keys(functions);
+  const config = loadConfig();
+  const log = createLogger({ name: "drover-functions", level: config.logLevel });
+  const sql = createSql(config.databaseUrl, {
+    max: 10,
+    application: `drover:${selected.join(",")}`,
+  });
+  await migrate(sql, { log });
+  const nc = await connectBus(config.natsUrl, `drover:${selected.join(",")}`);
+  const running: RunningFunction[] = [];
+  for (const name of selected)
+    running.push(await startFunction(functions[name]!, { nc, sql, log }));
+  return {
+    async stop() {
+      await Promise.all(running.map((r) => r.stop()));
+      await nc.drain();
+      await sql.end({ timeout: 5 });
+    },
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const stack = await runFunctions(process.argv.slice(2)).catch((err: Error) => {
+    console.error(err.message);
+    process.exit(2);
+  });
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    stack.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+}
