@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DagLineSchema, DagReader, dagCounts, dagLines } from "./dag.ts";
@@ -124,6 +125,19 @@ describe("DagReader", () => {
       { taskSetHash: summary.taskSetHash, dagHash: summary.dagHash },
       submissionHashes(s),
     );
+  });
+
+  test("hashes are stable (they are stored): the values in DAG_FORMAT.md", async () => {
+    assert.deepEqual(submissionHashes(await example()), {
+      taskSetHash: "6969fd179e97b551cf15d178e31023da039a6e3ffaa7be14aa6ede3f7d4601f6",
+      dagHash: "ff8dea67f7089238e25b8b7b2bda55baea3648ee9685f7a35cb3f0aaca6d551d",
+    });
+  });
+
+  test("the lines are those of DAG_FORMAT.md", async () => {
+    const doc = await readFile(fileURLToPath(new URL("DAG_FORMAT.md", import.meta.url)), "utf8");
+    const block = doc.split("## The example in full")[1]!.split("```")[1]!.trim();
+    assert.deepEqual([...dagLines(await example())], block.split("\n"));
   });
 
   test("hashes do not depend on task order; an edge changes the DAG hash only", () => {

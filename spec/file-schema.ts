@@ -109,7 +109,11 @@ export type TemplateFile = z.infer<typeof TemplateFileSchema>;
 export type TaskFile = z.infer<typeof TaskFileSchema>;
 export type UpstreamRef = z.infer<typeof UpstreamRefSchema>;
 
-/** The spec-file format as a JSON Schema (draft 2020-12), for editors and other clients. */
+/**
+ * The spec-file format as a JSON Schema (draft 2020-12), for editors and other clients.
+ * Published as spec/spec-file.schema.json; a test keeps it current. Regenerate with
+ * `npx tsx -e "import('./spec/file-schema.ts').then((m) => console.log(JSON.stringify(m.specFileJsonSchema(), null, 2)))" > spec/spec-file.schema.json`
+ */
 export function specFileJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(SpecFileSchema, { io: "input" }) as Record<string, unknown>;
 }
