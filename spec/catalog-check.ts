@@ -5,7 +5,13 @@
  * once per template, so a million such tasks cost a million map lookups at most.
  */
 import type { Problems } from "./errors.ts";
-import { type Catalog, fitsQueue, mergeResources, type QueueLimits } from "./resolve.ts";
+import {
+  type Catalog,
+  candidateQueues,
+  fitsQueue,
+  mergeResources,
+  type QueueLimits,
+} from "./resolve.ts";
 import type { NormalizedResources, TaskSpec, TemplateSpec, WorkflowSpec } from "./submission.ts";
 import { formatMemory, formatRuntime } from "./units.ts";
 
@@ -69,8 +75,7 @@ export class CatalogChecker {
       this.report(`${from}: unknown queue "${resources.queue}" on ${where}`);
       return;
     }
-    const candidates =
-      resources.queue === undefined ? Object.keys(queues) : [resources.queue, ...fallbacks];
+    const candidates = candidateQueues(queues, resources.queue, fallbacks);
     const misfits: string[] = [];
     for (const q of candidates) {
       const limits = Object.hasOwn(queues, q) ? queues[q] : undefined;

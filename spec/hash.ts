@@ -18,11 +18,14 @@
  * cancelled). A sum of random 128-bit values is not designed against an adversary
  * crafting collisions; these hashes detect accidental changes, not attacks.
  */
-import { hash } from "node:crypto";
+import * as crypto from "node:crypto";
 import type { Submission, TaskSpec, TemplateSpec, WorkflowArgValue } from "./submission.ts";
 
+/** crypto.hash (Node ≥ 20.12) is about twice as fast as createHash for short inputs. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string) => string }).hash;
+
 export function sha256(text: string): string {
-  return hash("sha256", text);
+  return oneShot ? oneShot("sha256", text) : crypto.createHash("sha256").update(text).digest("hex");
 }
 
 export function templateVersionHash(

@@ -2,7 +2,7 @@
  * Names of tools, templates and tasks (SPEC.md §1 Names): non-empty, at most 255
  * characters, no `/ \ ' "`, no whitespace, not starting with a digit.
  */
-import { hash } from "node:crypto";
+import { sha256 } from "./hash.ts";
 
 export type NameKind = "tool" | "template" | "task";
 
@@ -41,7 +41,7 @@ export function defaultTaskName(
   for (const arg of nodeArgs) name += `_${arg}-${args[arg] ?? ""}`;
   if (FORBIDDEN.test(name)) name = name.replace(FORBIDDEN_ALL, "_");
   if (name.length > MAX_NAME_LENGTH) {
-    name = `${name.slice(0, MAX_NAME_LENGTH - 17)}_${hash("sha256", name).slice(0, 16)}`;
+    name = `${name.slice(0, MAX_NAME_LENGTH - 17)}_${sha256(name).slice(0, 16)}`;
   }
   return name;
 }

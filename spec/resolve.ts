@@ -75,9 +75,21 @@ function within(value: number | undefined, limit: number | null | undefined): bo
 }
 
 /**
- * The queue a task starts on: its queue if the resources fit, else the first fallback
- * queue that fits, in order. With no queue given, the first queue of the cluster (in
- * catalog order) that fits. Undefined when none fits or the cluster is unknown.
+ * The queues a task may start on, in order: its queue (with no queue given, the first
+ * queue of the cluster in catalog order), then its template's fallback queues.
+ */
+export function candidateQueues(
+  queues: Readonly<Record<string, QueueLimits>>,
+  queue: string | undefined,
+  fallbackQueues: readonly string[] = [],
+): string[] {
+  const first = queue ?? Object.keys(queues)[0];
+  return first === undefined ? [...fallbackQueues] : [first, ...fallbackQueues];
+}
+
+/**
+ * The queue a task starts on: the first of candidateQueues that exists and whose limits
+ * the resources fit. Undefined when none fits or the cluster is unknown.
  */
 export function pickQueue(
   catalog: Catalog,
@@ -87,9 +99,7 @@ export function pickQueue(
 ): string | undefined {
   const queues = catalog.clusters[cluster]?.queues;
   if (queues === undefined) return undefined;
-  const candidates =
-    resources.queue === undefined ? Object.keys(queues) : [resources.queue, ...fallbackQueues];
-  for (const name of candidates) {
+  for (const name of candidateQueues(queues, resources.queue, fallbackQueues)) {
     const limits = Object.hasOwn(queues, name) ? queues[name] : undefined;
     if (limits !== undefined && fitsQueue(resources, limits)) return name;
   }
