@@ -136,7 +136,12 @@ describe("worker wrapper", () => {
       { id, node: hostname(), distributor_id: "777_1" },
     );
     const beats = seen.heartbeats.filter((ids) => ids.includes(id)).length;
-    assert.ok(beats >= 2 && beats <= 5, `${beats} heartbeats`);
+    // One every 0.4 s while the command runs (python's start-up varies with the load).
+    const expected = done.runtime_used! / 0.4;
+    assert.ok(
+      beats >= 2 && beats <= Math.ceil(expected) + 1,
+      `${beats} heartbeats in ${done.runtime_used} s`,
+    );
     assert.equal(
       seen.done.some((r) => r.id === 510) || seen.errors.some((r) => r.id === 510),
       false,

@@ -266,9 +266,12 @@ describe("local bridge: local and sequential clusters", () => {
   test("heartbeats list live instances every heartbeat_seconds; the bridge heartbeats too", async () => {
     const [id] = ids(1) as [number];
     await launch([id], "sleep 2.2", { heartbeat: 0.5 });
-    await resultOf(id);
+    const ran = (await resultOf(id)).entry.runtime_used!;
     const beats = seen.heartbeats.filter((h) => h.instance_ids.includes(id));
-    assert.ok(beats.length >= 3 && beats.length <= 6, `${beats.length} heartbeats`);
+    assert.ok(
+      beats.length >= 3 && beats.length <= Math.ceil(ran / 0.5) + 1,
+      `${beats.length} heartbeats in ${ran} s`,
+    );
     const mine = seen.bridgeBeats.filter((b) => b.bridge_id === bridge.id);
     for (const cluster of ["local", "sequential", "dummy"]) {
       assert.ok(
@@ -369,7 +372,7 @@ describe("local bridge: dummy cluster", () => {
       ],
       { cluster: "dummy", attempts: [1, 1, 1, 1, 1, 2, 3] },
     );
-    await launch([sleep], "x @dummy:sleep=1", { cluster: "dummy" });
+    await launch([sleep], "x @dummy:sleep=2", { cluster: "dummy" });
     const kindOf = async (id: number) => {
       const r = await resultOf(id);
       return r.kind === "done" ? "done" : r.entry.kind;
@@ -382,11 +385,11 @@ describe("local bridge: dummy cluster", () => {
     assert.equal(await kindOf(ff1), "error");
     assert.equal(await kindOf(ff2), "error");
     assert.equal(await kindOf(ff3), "done");
-    assert.ok(Date.now() - t0 < 900, "immediate outcomes do not wait for the sleeper");
+    assert.ok(Date.now() - t0 < 1500, "immediate outcomes do not wait for the sleeper");
     assert.equal(seen.results.has(sleep), false);
     assert.equal(await kindOf(sleep), "done");
     const slept = Date.now() - t0;
-    assert.ok(slept >= 1000 && slept < 2500, `slept ${slept} ms`);
+    assert.ok(slept >= 2000 && slept < 3500, `slept ${slept} ms`);
     // One announcement and one running message per batch.
     assert.equal(seen.launched.length - before.launched, 2);
     assert.equal(seen.running.length - before.running, 2);
