@@ -116,7 +116,7 @@ describe("heartbeat", () => {
     assert.deepEqual(await auditCount(f.workflowId), audits);
   });
 
-  test("a late running report for an instance that is already DONE is a no-op", async () => {
+  test("a late running report for an instance that is already DONE moves nothing", async () => {
     const f = await insertWorkflow(sql, { tasks: shapes.flat(1) });
     const [batch] = await scheduleAndLaunch(sql, f.workflowId);
     const id = batch!.instances[0]!.id;
@@ -129,6 +129,7 @@ describe("heartbeat", () => {
     const [row] = await instances(f.workflowId);
     assert.equal(row!.status, "DONE");
     assert.equal(row!.task_status, "DONE");
+    assert.equal(row!.node, "node-1", "what the late report knew is kept");
     assert.deepEqual(await auditCount(f.workflowId), audits);
     assert.deepEqual(ctx.emitted, []);
   });

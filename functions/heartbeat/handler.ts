@@ -6,8 +6,9 @@
  * Idempotency: every transition is guarded (instance INSTANTIATED → LAUNCHED;
  *   INSTANTIATED/LAUNCHED → RUNNING; tasks follow only for instances that moved in this
  *   statement), so a redelivery changes nothing and a late report for an instance that
- *   is already DONE (results travel on another stream) is a no-op. Heartbeats only push
- *   report_by forward for live instances.
+ *   is already DONE (results travel on another stream) changes no status — it only fills
+ *   in a node or distributor id not yet recorded, as a late ti.launched fills in paths.
+ *   Heartbeats only push report_by forward for live instances.
  * Side effects: task_instance status, distributor id, paths, node, report_by; task
  *   LAUNCHED/RUNNING; audit rows.
  */
@@ -16,7 +17,13 @@ import { defineFunction } from "../../bus/runtime.ts";
 import { TiHeartbeat, TiLaunched, TiRunning } from "../../bus/schemas.ts";
 import { Subjects } from "../../bus/subjects.ts";
 import { moveTasks, sortedIds } from "../../store/task-transition.ts";
-import { extendReportBy, launchInstances, recordLaunchDetails, runInstances } from "./sql.ts";
+import {
+  extendReportBy,
+  launchInstances,
+  recordLaunchDetails,
+  recordRunningDetails,
+  runInstances,
+} from "./sql.ts";
 
 export interface HeartbeatOptions {
   /** how often live instances are reported (LaunchBatch.heartbeat_seconds) */
@@ -78,6 +85,11 @@ export function createHeartbeat(options: HeartbeatOptions = {}) {
           const entries = lastById(msg.data.instances);
           await ctx.sql.begin(async (tx) => {
             const moved = await runInstances(tx, entries, seconds);
+            const movedIds = new Set(moved.map((m) => m.id));
+            await recordRunningDetails(
+              tx,
+              entries.filter((e) => !movedIds.has(e.id)),
+            );
             const tasks = await moveTasks(
               tx,
               sortedIds(moved.map((m) => m.task_id)),

@@ -97,6 +97,27 @@ export async function runInstances(
     select id, task_id, workflow_id from moved order by id`;
 }
 
+/**
+ * A running report that came after the instance moved on (its result overtook it): keeps
+ * the node and distributor id where none are recorded. Not a transition (no audit).
+ */
+export async function recordRunningDetails(
+  tx: Tx,
+  entries: readonly RunningEntry[],
+): Promise<void> {
+  const known = entries.filter((e) => e.node !== undefined || e.distributor_id !== undefined);
+  if (known.length === 0) return;
+  await tx`
+    update task_instance ti set
+      node = coalesce(ti.node, d.node),
+      distributor_id = coalesce(ti.distributor_id, d.distributor_id)
+    from unnest(${known.map((e) => e.id)}::bigint[], ${known.map((e) => e.node ?? null)}::text[],
+      ${known.map((e) => e.distributor_id ?? null)}::text[]) as d (id, node, distributor_id)
+    where ti.id = d.id and ti.status not in ('INSTANTIATED', 'LAUNCHED')
+      and ((ti.node is null and d.node is not null)
+        or (ti.distributor_id is null and d.distributor_id is not null))`;
+}
+
 /** Live instances: report-by pushed forward. Not a transition (no audit). */
 export async function extendReportBy(
   tx: Tx,
