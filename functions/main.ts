@@ -12,13 +12,13 @@ import { migrate } from "../db/migrate.ts";
 import { functions, services } from "./registry.ts";
 
 export async function runFunctions(names: string[]): Promise<{ stop(): Promise<void> }> {
-  const unknown = names.filter((n) => !(n in functions));
+  // Services (request/reply, e.g. query) share the namespace and are started alike.
+  const known = [...Object.keys(functions), ...Object.keys(services)];
+  const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length > 0) {
-    throw new Error(
-      `unknown function(s): ${unknown.join(", ")} (known: ${Object.keys(functions).join(", ")})`,
-    );
+    throw new Error(`unknown function(s): ${unknown.join(", ")} (known: ${known.join(", ")})`);
   }
-  const selected = names.length > 0 ? names : Object.keys(functions);
+  const selected = names.length > 0 ? names : known;
   const config = loadConfig();
   const log = createLogger({ name: "drover-functions", level: config.logLevel });
   const sql = createSql(config.databaseUrl, {
@@ -28,8 +28,14 @@ export async function runFunctions(names: string[]): Promise<{ stop(): Promise<v
   await migrate(sql, { log });
   const nc = await connectBus(config.natsUrl, `drover:${selected.join(",")}`);
   const running: RunningFunction[] = [];
-  for (const name of selected)
-    running.push(await startFunction(functions[name]!, { nc, sql, log }));
+  for (const name of selected) {
+    const service = services[name];
+    running.push(
+      service
+        ? await service.start({ nc, sql, log })
+        : await startFunction(functions[name]!, { nc, sql, log }),
+    );
+  }
   return {
     async stop() {
       await Promise.all(running.map((r) => r.stop()));
