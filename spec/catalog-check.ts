@@ -8,8 +8,8 @@ import type { Problems } from "./errors.ts";
 import {
   type Catalog,
   candidateQueues,
+  effectiveResources,
   fitsQueue,
-  mergeResources,
   type QueueLimits,
 } from "./resolve.ts";
 import type { NormalizedResources, TaskSpec, TemplateSpec, WorkflowSpec } from "./submission.ts";
@@ -52,11 +52,7 @@ export class CatalogChecker {
     const cluster = task.cluster ?? template.cluster ?? this.workflow.default_cluster;
     const queues = this.catalog.clusters[cluster]?.queues;
     if (queues === undefined) return; // unknown cluster, reported where it was named
-    const resources = mergeResources(
-      this.workflow.default_resources,
-      template.resources,
-      task.resources,
-    );
+    const resources = effectiveResources(this.workflow, template, task);
     const where = `cluster "${cluster}"`;
     const fallbacks = template.fallback_queues ?? [];
     for (const q of fallbacks) {

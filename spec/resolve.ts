@@ -1,9 +1,15 @@
 /**
- * Effective settings of a task: workflow defaults < template < task, field by field.
- * The Submission keeps the three levels apart; the binder and validation resolve them
- * here, so both agree.
+ * Effective settings of a task: built-in defaults < workflow defaults < template <
+ * task, field by field. The Submission keeps the levels apart; the binder and
+ * validation resolve them here, so both agree.
  */
-import type { NormalizedResources, Submission, TaskSpec, TemplateSpec } from "./submission.ts";
+import type {
+  NormalizedResources,
+  Submission,
+  TaskSpec,
+  TemplateSpec,
+  WorkflowSpec,
+} from "./submission.ts";
 
 export interface QueueLimits {
   max_cores?: number | null | undefined;
@@ -15,6 +21,13 @@ export interface QueueLimits {
 export interface Catalog {
   clusters: Record<string, { queues: Record<string, QueueLimits> }>;
 }
+
+/** What a task gets when no level names a value: 1 core, 1 GiB, 1 hour. */
+export const DEFAULT_RESOURCES = {
+  cores: 1,
+  memory_bytes: 1024 ** 3,
+  runtime_seconds: 3600,
+} as const satisfies NormalizedResources;
 
 const templateMaps = new WeakMap<readonly TemplateSpec[], Map<string, TemplateSpec>>();
 
@@ -44,12 +57,25 @@ export function mergeResources(
   return out;
 }
 
-/** The effective resources of task `taskIndex`. */
+/** The resources a task runs with: DEFAULT_RESOURCES < workflow < template < task. */
+export function effectiveResources(
+  workflow: Pick<WorkflowSpec, "default_resources">,
+  template: Pick<TemplateSpec, "resources"> | undefined,
+  task: Pick<TaskSpec, "resources">,
+): NormalizedResources {
+  return mergeResources(
+    DEFAULT_RESOURCES,
+    workflow.default_resources,
+    template?.resources,
+    task.resources,
+  );
+}
+
+/** The effective resources of task `taskIndex` (see effectiveResources). */
 export function resolveResources(sub: Submission, taskIndex: number): NormalizedResources {
   const task = sub.tasks[taskIndex];
   if (task === undefined) throw new RangeError(`no task at index ${taskIndex}`);
-  const template = templateMap(sub.templates).get(task.template);
-  return mergeResources(sub.workflow.default_resources, template?.resources, task.resources);
+  return effectiveResources(sub.workflow, templateMap(sub.templates).get(task.template), task);
 }
 
 /** The effective cluster of a task: task, else template, else the workflow default. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { SpecError } from "./errors.ts";
-import { type Catalog, pickQueue, resolveResources } from "./resolve.ts";
+import { type Catalog, DEFAULT_RESOURCES, pickQueue, resolveResources } from "./resolve.ts";
 import type { Submission, TaskSpec } from "./submission.ts";
 import { findCycle } from "./topo.ts";
 import { validateSubmission } from "./validate.ts";
@@ -181,6 +181,19 @@ describe("validateSubmission", () => {
       /^task "b": resources fit no allowed queue of cluster "local" \(all\.q: cores 64 > 8, runtime 30d > 1d; long\.q: cores 64 > 8, runtime 30d > 7d\)$/m,
     );
     assert.equal(e.problems.length, 2);
+  });
+
+  test("catalog: values no level names are the built-in defaults (1 core, 1 GiB, 1 hour)", () => {
+    const sub = submission([task("a", { location: "1", year: "1" })]);
+    sub.workflow.default_resources = undefined;
+    sub.templates[0]!.fallback_queues = undefined;
+    const short = { clusters: { local: { queues: { quick: { max_runtime_seconds: 1800 } } } } };
+    rejects(
+      sub,
+      short,
+      /^template "prep": resources fit no allowed queue of cluster "local" \(quick: runtime 1h > 30m\)$/m,
+    );
+    assert.deepEqual(resolveResources(sub, 0), DEFAULT_RESOURCES);
   });
 
   test("catalog: template-level misfit reported once for all its tasks", () => {
