@@ -232,7 +232,7 @@ describe("mistakes are reported where they are made", () => {
     throwsSpec(() => tool.workflow({ name: "" }), /workflow: name: Too small/);
     throwsSpec(
       () => prep.createTask({ args: { location: 1, year: 1 }, maxAttempts: 0 }),
-      /task "prep_location-1": maxAttempts: Too small/,
+      /task "prep_location-1": maxAttempts: must be a whole number of at least 1/,
     );
   });
 

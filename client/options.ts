@@ -3,13 +3,14 @@
  * They mirror the spec-file format of SPEC.md §1 field for field.
  */
 import { z } from "zod";
+import { wholeNumber } from "../spec/file-schema.ts";
 
 const Scalar = z.union([z.string(), z.number(), z.boolean()]);
 const Amount = z.union([z.string(), z.number()]);
 const Scale = z.union([z.number().positive(), z.array(Amount).min(1)]);
 
 export const ResourcesOptionsSchema = z.strictObject({
-  cores: z.int().positive().optional(),
+  cores: wholeNumber(1).optional(),
   /** `"2G"`, `"512M"`, … or a number of GiB. */
   memory: Amount.optional(),
   /** `"30m"`, `"2h"`, `"HH:MM:SS"`, … or a number of seconds. */
@@ -40,13 +41,13 @@ export const TemplateOptionsSchema = z.strictObject({
   resources: ResourcesOptionsSchema.optional(),
   resourceScales: ResourceScalesOptionsSchema.optional(),
   fallbackQueues: z.array(z.string().min(1)).optional(),
-  maxConcurrentlyRunning: z.int().nonnegative().optional(),
+  maxConcurrentlyRunning: wholeNumber(0).optional(),
 });
 export type TemplateOptions = z.infer<typeof TemplateOptionsSchema>;
 
 /** The fields every task option object shares (upstream is typed separately). */
 export const TaskCommonOptionsSchema = z.strictObject({
-  maxAttempts: z.int().positive().optional(),
+  maxAttempts: wholeNumber(1).optional(),
   resources: ResourcesOptionsSchema.optional(),
   cluster: z.string().min(1).optional(),
   attributes: z.record(z.string(), Scalar).optional(),
@@ -58,12 +59,12 @@ export const WorkflowOptionsSchema = z.strictObject({
   name: z.string().min(1),
   /** The workflow's identity with the tool; absent = a new workflow on every run. */
   args: z.record(z.string(), Scalar).optional(),
-  maxConcurrentlyRunning: z.int().nonnegative().optional(),
+  maxConcurrentlyRunning: wholeNumber(0).optional(),
   defaultCluster: z.string().min(1).optional(),
   defaultResources: ResourcesOptionsSchema.optional(),
-  defaultMaxAttempts: z.int().positive().optional(),
+  defaultMaxAttempts: wholeNumber(1).optional(),
   failFast: z.boolean().optional(),
   attributes: z.record(z.string(), Scalar).optional(),
-  timeoutSeconds: z.int().positive().optional(),
+  timeoutSeconds: wholeNumber(1).optional(),
 });
 export type WorkflowOptions = z.infer<typeof WorkflowOptionsSchema>;

@@ -12,9 +12,10 @@ import {
   productSize,
   type TaskExtras,
 } from "./build.ts";
+import { checkTemplate } from "./check.ts";
 import { Problems } from "./errors.ts";
 import type { SpecFile, TaskFile } from "./file-schema.ts";
-import { defaultTaskName } from "./names.ts";
+import { checkName, defaultTaskName } from "./names.ts";
 import { normalizeResources, scalarString, stringRecord } from "./normalize.ts";
 import type { Submission, TaskSpec, TemplateSpec, WorkflowSpec } from "./submission.ts";
 import { resolveUpstream } from "./upstream.ts";
@@ -49,8 +50,16 @@ export function expandSpecFile(file: SpecFile): Submission {
       problems.try(undefined, () => makeTemplate(t)) ??
       makeTemplate({ ...t, resources: undefined, resource_scales: undefined }),
   );
+  const toolProblem = checkName("tool", tool.name);
+  if (toolProblem) problems.add(toolProblem);
   const byName = new Map<string, TemplateSpec>();
-  for (const t of templates) if (!byName.has(t.name)) byName.set(t.name, t);
+  for (const t of templates) {
+    // Checked here too (validateSubmission checks again) to report them with the rest.
+    if (byName.has(t.name))
+      problems.add(`template ${JSON.stringify(t.name)} is defined more than once`);
+    else checkTemplate(t, problems);
+    if (!byName.has(t.name)) byName.set(t.name, t);
+  }
 
   const tasks: TaskSpec[] = [];
   const entries: ExpandedEntry[] = [];
@@ -58,6 +67,7 @@ export function expandSpecFile(file: SpecFile): Submission {
     const expanded = expandEntry(entry, index, byName, tasks, problems);
     if (expanded) entries.push(expanded);
   });
+  // Upstream names of tasks in entries that were skipped would be reported missing.
   if (problems.empty) resolveUpstream(entries, tasks, byName, problems);
   problems.throwIfAny();
   return { tool, workflow, templates, tasks };
@@ -96,6 +106,10 @@ function expandEntry(
   }
   for (const a of argOrder) {
     if (!Object.hasOwn(base, a) && !looped.has(a)) problems.add(`${label}: arg "${a}" is missing`);
+  }
+  if (entry.name !== undefined) {
+    const bad = checkName("task", entry.name);
+    if (bad) problems.add(bad);
   }
   const count = productSize(foreach);
   if (entry.name !== undefined && count > 1) {

@@ -16,9 +16,16 @@ const Runtime = z
   .meta({ description: "90s, 10m, 2h, 1d, HH:MM:SS, D-HH:MM:SS or a number of seconds" });
 const ArgNames = z.array(z.string());
 
+/** A whole number of at least `min`, with a message users understand. */
+export function wholeNumber(min: number) {
+  return z
+    .int({ error: "expected a whole number" })
+    .min(min, { error: `must be a whole number of at least ${min}` });
+}
+
 const ResourcesFile = z
   .strictObject({
-    cores: z.int().positive().optional(),
+    cores: wholeNumber(1).optional(),
     memory: Memory.optional(),
     runtime: Runtime.optional(),
     queue: z.string().min(1).optional(),
@@ -45,7 +52,7 @@ export const TemplateFileSchema = z.strictObject({
   resources: ResourcesFile.optional(),
   resource_scales: ResourceScalesFile.optional(),
   fallback_queues: z.array(z.string().min(1)).optional(),
-  max_concurrently_running: z.int().nonnegative().optional(),
+  max_concurrently_running: wholeNumber(0).optional(),
 });
 
 export const UpstreamRefSchema = z.union(
@@ -70,7 +77,7 @@ export const TaskFileSchema = z.strictObject({
     .optional()
     .meta({ description: "Cross product over the listed args: one task per combination" }),
   upstream: z.array(UpstreamRefSchema).optional(),
-  max_attempts: z.int().positive().optional(),
+  max_attempts: wholeNumber(1).optional(),
   resources: ResourcesFile.optional(),
   cluster: z.string().min(1).optional(),
   attributes: z.record(z.string(), Scalar).optional(),
@@ -82,13 +89,13 @@ export const WorkflowFileSchema = z.strictObject({
     .record(z.string(), Scalar)
     .optional()
     .meta({ description: "The workflow's identity; absent = a new workflow on every submit" }),
-  max_concurrently_running: z.int().nonnegative().optional(),
+  max_concurrently_running: wholeNumber(0).optional(),
   default_cluster: z.string().min(1).optional(),
   default_resources: ResourcesFile.optional(),
-  default_max_attempts: z.int().positive().optional(),
+  default_max_attempts: wholeNumber(1).optional(),
   fail_fast: z.boolean().optional(),
   attributes: z.record(z.string(), Scalar).optional(),
-  timeout_seconds: z.int().positive().optional(),
+  timeout_seconds: wholeNumber(1).optional(),
 });
 
 export const SpecFileSchema = z

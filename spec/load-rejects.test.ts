@@ -27,7 +27,7 @@ describe("rejected with a message naming the task and field", () => {
     );
     rejects(
       doc([{ template: "prep", name: "x", max_attempts: 0 }]),
-      /tasks\[0\]\.max_attempts \(task "x"\): Too small/,
+      /tasks\[0\]\.max_attempts \(task "x"\): must be a whole number of at least 1$/m,
     );
     rejects(doc([{ template: "agg", foreach: { location: [] } }]), /tasks\[0\]\.foreach\.location/);
   });

@@ -60,9 +60,11 @@ export function validateSubmission(sub: Submission, catalog?: Catalog): void {
       if (same === undefined) identities.set(key, i);
       else {
         duplicate = true;
-        const other = JSON.stringify((sub.tasks[same] as TaskSpec).name);
+        const other = (sub.tasks[same] as TaskSpec).name;
         problems.add(
-          `${taskLabel(task)}: same template and node_args as task ${other} (duplicate task identity)`,
+          other === task.name
+            ? `${taskLabel(task)} is defined twice (tasks ${same} and ${i}: same template and node_args)`
+            : `${taskLabel(task)}: same template and node_args as task ${JSON.stringify(other)} (duplicate task identity)`,
         );
       }
       catalogChecker?.checkTask(task, template.spec);
