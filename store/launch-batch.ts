@@ -34,7 +34,7 @@ export async function loadLaunchBatches(
       (select json_agg(json_build_object('id', i.id, 'task_id', i.task_id, 'step', i.array_step,
           'attempt', t.attempts, 'name', t.name, 'command', t.command) order by i.array_step)
         from task_instance i join task t on t.id = i.task_id
-        where i.batch_id = b.id and i.status = 'INSTANTIATED') as instances
+        where i.batch_id = b.id and i.status = any(${["INSTANTIATED"]}::text[])) as instances
     from launch_batch b
     join cluster c on c.id = b.cluster_id
     join queue q on q.id = b.queue_id

@@ -13,6 +13,14 @@ export interface MovedTask {
  * `from` move to `to`, with one audit row each, in one statement. Rows in another status
  * were handled by another delivery and are skipped; the moved ones come back (id order),
  * so callers act only on what this statement changed.
+ *
+ * How every guarded update by ids is written (here and in the functions' sql.ts): the
+ * allowed statuses as an array parameter, and no other indexed condition (no
+ * workflow_id). Status statistics are stale on a table whose statuses churn, and a
+ * literal status lets the planner prove a partial index's predicate (task_active_idx,
+ * task_instance_report_by_idx, …) and scan it with `id = any($ids)` as a filter; once
+ * the plan is generic that filter is a linear search of the array per row: measured 3 s
+ * for 5,000 ids against 100,000 active tasks, against 15 ms through the primary key.
  */
 export async function moveTasks(
   tx: Tx,

@@ -1,5 +1,6 @@
 import type { Sql, TransactionSql } from "postgres";
 import type { TiDone } from "../../bus/schemas.ts";
+import { REPORTABLE_INSTANCE } from "../../store/statuses.ts";
 
 /** The statements of a completion, each small and named for what it does. */
 
@@ -39,7 +40,7 @@ export async function finishInstances(
         memory_used = coalesce(d.memory_used, ti.memory_used),
         node = coalesce(d.node, ti.node)
       from d
-      where ti.id = d.id and ti.status in ('INSTANTIATED', 'LAUNCHED', 'RUNNING')
+      where ti.id = d.id and ti.status = any(${[...REPORTABLE_INSTANCE]}::text[])
       returning ti.id, ti.task_id, ti.workflow_id
     ), audit as (
       insert into task_instance_status_audit (task_instance_id, status)

@@ -1,7 +1,11 @@
 import type { Sql, TransactionSql } from "postgres";
 import type { TiLaunched, TiRunning } from "../../bus/schemas.ts";
+import { REPORTABLE_INSTANCE } from "../../store/statuses.ts";
 
-/** The statements of instance progress reports, each small and named for what it does. */
+/**
+ * The statements of instance progress reports, each small and named for what it does.
+ * Statuses go in as array parameters (see store/task-transition.ts for why).
+ */
 
 type Tx = TransactionSql | Sql;
 
@@ -37,7 +41,7 @@ export async function launchInstances(
         stderr_path = coalesce(d.stderr, ti.stderr_path),
         report_by = now() + make_interval(secs => ${reportBySeconds})
       from d
-      where ti.id = d.id and ti.status = 'INSTANTIATED'
+      where ti.id = d.id and ti.status = any(${["INSTANTIATED"]}::text[])
       returning ti.id, ti.task_id, ti.workflow_id
     ), audit as (
       insert into task_instance_status_audit (task_instance_id, status)
@@ -88,7 +92,7 @@ export async function runInstances(
         distributor_id = coalesce(ti.distributor_id, d.distributor_id),
         report_by = now() + make_interval(secs => ${reportBySeconds})
       from d
-      where ti.id = d.id and ti.status in ('INSTANTIATED', 'LAUNCHED')
+      where ti.id = d.id and ti.status = any(${["INSTANTIATED", "LAUNCHED"]}::text[])
       returning ti.id, ti.task_id, ti.workflow_id
     ), audit as (
       insert into task_instance_status_audit (task_instance_id, status)
@@ -127,6 +131,6 @@ export async function extendReportBy(
   if (ids.length === 0) return 0;
   const rows = await tx`
     update task_instance set report_by = now() + make_interval(secs => ${reportBySeconds})
-    where id = any(${[...ids]}::bigint[]) and status in ('INSTANTIATED', 'LAUNCHED', 'RUNNING')`;
+    where id = any(${[...ids]}::bigint[]) and status = any(${[...REPORTABLE_INSTANCE]}::text[])`;
   return rows.count;
 }

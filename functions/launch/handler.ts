@@ -79,7 +79,7 @@ export async function instantiate(
 ): Promise<Instantiated> {
   const events = new PendingEvents();
   return ctx.sql.begin(async (tx) => {
-    const moved = await instantiateTasks(tx, workflowId, taskIds);
+    const moved = await instantiateTasks(tx, taskIds);
     if (moved.length === 0) return { messages: [], empty: [], moved: 0, events };
     events.tasks("INSTANTIATING", moved);
     const plan = planBatches(moved, r.caps);

@@ -12,18 +12,15 @@ const DEFAULT_RUNTIME = 3600;
 
 /**
  * QUEUED tasks → INSTANTIATING, attempts + 1, audited; returns what their launch needs.
- * Guarded: tasks no longer QUEUED (a redelivery, a stop) are skipped.
+ * Guarded: tasks no longer QUEUED (a redelivery, a stop) are skipped. (Statuses as a
+ * parameter, no workflow condition: see store/task-transition.ts.)
  */
-export async function instantiateTasks(
-  tx: Tx,
-  workflowId: number,
-  ids: readonly number[],
-): Promise<LaunchRow[]> {
+export async function instantiateTasks(tx: Tx, ids: readonly number[]): Promise<LaunchRow[]> {
   if (ids.length === 0) return [];
   return tx<LaunchRow[]>`
     with moved as (
       update task set status = 'INSTANTIATING', attempts = attempts + 1, status_at = now()
-      where id = any(${[...ids]}::bigint[]) and workflow_id = ${workflowId} and status = 'QUEUED'
+      where id = any(${[...ids]}::bigint[]) and status = any(${["QUEUED"]}::text[])
       returning id, workflow_id, array_id, cluster_id, queue_id, cores, memory_bytes,
         runtime_seconds, project, name, command, attempts
     ), audit as (
@@ -129,7 +126,8 @@ export async function unpublishedBatchesOf(tx: Tx, taskIds: readonly number[]): 
   const rows = await tx<{ id: number }[]>`
     select distinct b.id
     from task_instance i join launch_batch b on b.id = i.batch_id
-    where i.task_id = any(${[...taskIds]}::bigint[]) and i.status = 'INSTANTIATED'
+    where i.task_id = any(${[...taskIds]}::bigint[])
+      and i.status = any(${["INSTANTIATED"]}::text[])
       and b.published_at is null
     order by b.id`;
   return rows.map((r) => r.id);

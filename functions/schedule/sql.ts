@@ -5,7 +5,8 @@ import { READY_TASK } from "../../store/statuses.ts";
  * The statements of one scheduling round, each small and named for what it does. Status
  * lists that match a partial index's predicate are written as literals: the planner can
  * prove the predicate only from constants (ACTIVE_TASK: task_active_idx; READY_TASK:
- * task_ready_idx, task_ready_array_idx; LIVE_WORKFLOW: workflow_live_idx).
+ * task_ready_idx, task_ready_array_idx; LIVE_WORKFLOW: workflow_live_idx). Guarded
+ * updates by id do the opposite, see store/task-transition.ts.
  */
 
 type Tx = TransactionSql | Sql;
@@ -112,7 +113,7 @@ export async function queueTasks(
   return tx<QueuedTask[]>`
     with queued as (
       update task set status = 'QUEUED', status_at = now()
-      where id = any(${[...ids]}::bigint[]) and workflow_id = ${workflowId}
+      where id = any(${[...ids]}::bigint[])
         and status = any(${[...READY_TASK]}::text[]) and pending_upstream = 0
       returning id, attempts
     ), audit as (
