@@ -9,6 +9,7 @@ import { startWorkflow } from "../../store/workflow-start.ts";
 import {
   activeByArray,
   hasFatalTask,
+  limitedArrays,
   lockWorkflow,
   pickReadyTasks,
   type QueuedTask,
@@ -60,7 +61,11 @@ export async function scheduleRound(
     const wf = await lockWorkflow(tx, workflowId);
     if (!wf || !(LIVE_WORKFLOW as readonly string[]).includes(wf.status)) return none;
     if (wf.fail_fast && (await hasFatalTask(tx, workflowId))) return none;
-    const active = await activeByArray(tx, workflowId);
+    // Count only what is limited: the workflow's active tasks when it has a limit, else
+    // those of the arrays that have one (a wake for a big unlimited workflow stays cheap).
+    const wfLimited = wf.max_concurrently_running !== null;
+    const limited = wfLimited ? undefined : await limitedArrays(tx, workflowId);
+    const active = limited?.length === 0 ? [] : await activeByArray(tx, workflowId, limited);
     const total = active.reduce((n, a) => n + a.active, 0);
     const room =
       wf.max_concurrently_running === null
@@ -69,6 +74,8 @@ export async function scheduleRound(
     const limit = Math.min(roundCap, room);
     const picked = limit > 0 ? await pickReadyTasks(tx, workflowId, limit, active) : [];
     if (picked.length === 0) {
+      // Nothing to queue and (as far as counted) nothing active: maybe nothing ever will
+      // be (a workflow without tasks, or blocked by failed tasks). The check is cheap.
       if (total === 0) {
         for (const end of await settleWorkflows(tx, [workflowId]))
           events.workflow(end.workflow_id, end.status);

@@ -48,13 +48,30 @@ export interface ArrayActive {
   active: number;
 }
 
-/** Tasks holding a slot, per array of the workflow (task_active_idx). */
-export async function activeByArray(tx: Tx, workflowId: number): Promise<ArrayActive[]> {
+/** Arrays of the workflow that have a limit of their own. */
+export async function limitedArrays(tx: Tx, workflowId: number): Promise<number[]> {
+  const rows = await tx<{ id: number }[]>`
+    select id from task_array
+    where workflow_id = ${workflowId} and max_concurrently_running is not null`;
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Tasks holding a slot, per array of the workflow (task_active_idx), of every array or of
+ * `arrays` only. Counting is what a wake costs when nothing is ready, so only limited
+ * things are counted: their active tasks are bounded by their limits.
+ */
+export async function activeByArray(
+  tx: Tx,
+  workflowId: number,
+  arrays?: readonly number[],
+): Promise<ArrayActive[]> {
+  const only = arrays === undefined ? tx`` : tx`and array_id = any(${[...arrays]}::bigint[])`;
   return tx<ArrayActive[]>`
     select array_id, count(*)::int as active
     from task
     where workflow_id = ${workflowId}
-      and status in ('QUEUED', 'INSTANTIATING', 'LAUNCHED', 'RUNNING')
+      and status in ('QUEUED', 'INSTANTIATING', 'LAUNCHED', 'RUNNING') ${only}
     group by array_id`;
 }
 
