@@ -7,7 +7,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
-import { SharedStreams } from "./subjects.ts";
+import { FunctionSubjects, SharedStreams, streamNameFor } from "./subjects.ts";
 
 /**
  * Stream and consumer provisioning for NATS 2.9: one stream per consuming party holding
@@ -91,6 +91,9 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec):
 
 /** Streams every installation has, whoever starts first creates them. */
 export async function ensureSharedStreams(jsm: JetStreamManager): Promise<void> {
+  for (const [fn, subjects] of Object.entries(FunctionSubjects)) {
+    await ensureStream(jsm, streamNameFor(fn), subjects);
+  }
   await ensureStream(jsm, SharedStreams.launch.name, SharedStreams.launch.subjects);
   await ensureStream(jsm, SharedStreams.ctl.name, SharedStreams.ctl.subjects);
   // Dead letters are kept for two weeks for inspection, not consumed as work.

@@ -41,6 +41,21 @@ export const submitReplySubject = (submissionId: string) =>
   `${Subjects.submitReply}.${submissionId}`;
 export const bridgeHeartbeatSubject = (cluster: string) => `${Subjects.bridgeHeartbeat}.${cluster}`;
 
+/**
+ * The JetStream subjects each function consumes: one stream per function holding exactly
+ * these. Every process provisions all of them at start, so a message is stored even when
+ * its consumer has not started yet (a workflow submitted before `schedule` is up waits).
+ */
+export const FunctionSubjects = {
+  "bind-dag": [Subjects.submit],
+  schedule: [Subjects.bound, Subjects.schedWake],
+  launch: [Subjects.taskQueued],
+  heartbeat: [Subjects.tiLaunched, Subjects.tiRunning, Subjects.tiHeartbeat],
+  complete: [Subjects.tiDone],
+  retry: [Subjects.tiError],
+  reap: [`${Subjects.bridgeHeartbeat}.*`],
+} as const satisfies Record<string, readonly string[]>;
+
 /** Streams that are not owned by one function: bridges' inputs and the dead letters. */
 export const SharedStreams = {
   launch: { name: "DROVER_LAUNCH", subjects: [`${Subjects.launch}.>`] },

@@ -1,0 +1,84 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { type FreshDatabase, freshDatabase } from "../test/helpers/db.ts";
+import { startNats, type TestNats } from "../test/helpers/nats.ts";
+
+/**
+ * A private stack for a benchmark: its own nats-server and database, and Drover's
+ * functions as separate processes (so their memory and CPU are theirs, not the bench's).
+ */
+export interface BenchStack {
+  nats: TestNats;
+  db: FreshDatabase;
+  env: NodeJS.ProcessEnv;
+  processes: ChildProcess[];
+  startFunctions(names: string[]): Promise<ChildProcess>;
+  stop(): Promise<void>;
+}
+
+export async function benchStack(): Promise<BenchStack> {
+  const [nats, db] = await Promise.all([startNats(), freshDatabase()]);
+  const env = {
+    ...process.env,
+    DROVER_NATS_URL: nats.url,
+    DROVER_DATABASE_URL: db.url,
+    DROVER_LOG_LEVEL: process.env.DROVER_LOG_LEVEL ?? "warn",
+  };
+  const processes: ChildProcess[] = [];
+  return {
+    nats,
+    db,
+    env,
+    processes,
+    async startFunctions(names) {
+      const child = spawn(process.execPath, ["--import", "tsx", "functions/main.ts", ...names], {
+        env,
+        stdio: ["ignore", "inherit", "inherit"],
+      });
+      processes.push(child);
+      await waitForConsumers(nats.url, names);
+      return child;
+    },
+    async stop() {
+      for (const p of processes) p.kill("SIGKILL");
+      await Promise.all([nats.stop(), db.drop()]);
+    },
+  };
+}
+
+async function waitForConsumers(url: string, names: string[]): Promise<void> {
+  const { connectBus } = await import("../bus/connect.ts");
+  const { jetstreamManager } = await import("@nats-io/jetstream");
+  const { streamNameFor } = await import("../bus/subjects.ts");
+  const nc = await connectBus(url, "bench-wait");
+  const jsm = await jetstreamManager(nc);
+  const deadline = Date.now() + 30_000;
+  for (const name of names) {
+    for (;;) {
+      const ok = await jsm.consumers.info(streamNameFor(name), name).then(
+        () => true,
+        () => false,
+      );
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`function ${name} did not start`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  await nc.close();
+}
+
+/** Peak resident memory of a live process, in MiB (VmHWM). */
+export function peakRssMiB(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
+    return Math.round(kb / 1024);
+  } catch {
+    return null;
+  }
+}
+
+export function seconds(since: bigint): number {
+  return Math.round(Number(process.hrtime.bigint() - since) / 1e6) / 1000;
+}
