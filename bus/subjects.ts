@@ -63,9 +63,9 @@ export const SharedStreams = {
   dlq: { name: "DROVER_DLQ", subjects: [`${Subjects.dlq}.>`] },
 } as const;
 
-/** The JetStream stream that holds a function's subjects. */
+/** The JetStream stream that holds a function's subjects (never one of SharedStreams). */
 export function streamNameFor(functionName: string): string {
-  return `DROVER_${functionName.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+  return `DROVER_FN_${functionName.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
 }
 
 /** True when a concrete subject matches a NATS pattern (`*` one token, `>` the rest). */
