@@ -8,6 +8,13 @@ import { type Command, type Io, processIo, reportError, UsageError } from "./arg
  */
 export const commands: Record<string, () => Promise<{ command: Command }>> = {
   migrate: () => import("./commands/migrate.ts"),
+  status: () => import("./commands/status.ts"),
+  tasks: () => import("./commands/tasks.ts"),
+  task: () => import("./commands/task.ts"),
+  errors: () => import("./commands/errors.ts"),
+  up: () => import("./commands/up.ts"),
+  down: () => import("./commands/down.ts"),
+  submit: () => import("./commands/submit.ts"),
 };
 
 async function usage(): Promise<string> {

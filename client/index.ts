@@ -7,9 +7,13 @@
  *     wf.addTasks(prep.createTasks({ foreach: { location: [1, 2, 3] } }));
  *     const submission = wf.toSubmission();
  */
+import "./run.ts";
+
+export type { WorkflowAnswer } from "../bus/queries.ts";
 export { SpecError } from "../spec/errors.ts";
 export type { Catalog } from "../spec/resolve.ts";
 export type { Submission } from "../spec/submission.ts";
+export { FINAL_WORKFLOW_STATUSES, followWorkflow } from "./follow.ts";
 export {
   type ResourceScalesOptions,
   ResourceScalesOptionsSchema,
@@ -22,6 +26,9 @@ export {
   type WorkflowOptions,
   WorkflowOptionsSchema,
 } from "./options.ts";
+export { Queries, QueryFailed } from "./query.ts";
+export type { RunOptions, RunResult } from "./run.ts";
+export { type BoundWorkflow, SubmitRejected, submitWorkflow } from "./submit.ts";
 export { Task, type TaskSettings, type Upstream, type UpstreamMatch } from "./task.ts";
 export { type TaskOptions, type TasksOptions, TaskTemplate } from "./template.ts";
 export { Tool } from "./tool.ts";

@@ -1,0 +1,66 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { WorkflowAnswer } from "../bus/queries.ts";
+import { Subjects } from "../bus/subjects.ts";
+import { Queries } from "./query.ts";
+
+/** Workflow statuses after which nothing runs any more. */
+export const FINAL_WORKFLOW_STATUSES = new Set(["DONE", "FAILED", "HALTED", "ABORTED"]);
+
+export interface FollowOptions {
+  /** called with each fresh view of the workflow */
+  onProgress?: (view: WorkflowAnswer) => void;
+  /** give up after this long (the workflow keeps running) */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export class FollowTimeout extends Error {
+  override name = "FollowTimeout";
+}
+
+/**
+ * Follows a workflow until it ends: refreshes on its live events (`evt.*.<id>`),
+ * and at least every second in case events were missed (they are best-effort).
+ * Returns the final view. Following is only watching: the workflow runs without us.
+ */
+export async function followWorkflow(
+  nc: NatsConnection,
+  workflowId: number,
+  options: FollowOptions = {},
+): Promise<WorkflowAnswer> {
+  const queries = new Queries(nc);
+  const events = nc.subscribe(`${Subjects.evt}.*.${workflowId}`);
+  const state: { pending: boolean; wake: (() => void) | null } = { pending: false, wake: null };
+  (async () => {
+    for await (const _ of events) {
+      state.pending = true;
+      state.wake?.();
+    }
+  })().catch(() => {});
+  const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+  try {
+    for (;;) {
+      state.pending = false;
+      const view = await queries.workflow({ workflow_id: workflowId });
+      options.onProgress?.(view);
+      if (FINAL_WORKFLOW_STATUSES.has(view.status)) return view;
+      if (options.signal?.aborted) throw options.signal.reason;
+      if (Date.now() > deadline) {
+        throw new FollowTimeout(`workflow ${workflowId} is still ${view.status} after the timeout`);
+      }
+      if (!state.pending) {
+        // Events come in bursts; one refresh per 200 ms at most is plenty for a display.
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 1000);
+          state.wake = () => {
+            clearTimeout(t);
+            setTimeout(resolve, 200);
+          };
+        });
+        state.wake = null;
+      }
+    }
+  } finally {
+    events.unsubscribe();
+  }
+}
