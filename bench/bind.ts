@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { connectBus } from "../bus/connect.ts";
-import { submitWorkflow } from "../client/submit.ts";
 import { Tool } from "../client/index.ts";
+import { submitWorkflow } from "../client/submit.ts";
 import { benchStack, peakRssMiB, seconds } from "./stack.ts";
 
 /**
@@ -11,9 +11,13 @@ import { benchStack, peakRssMiB, seconds } from "./stack.ts";
  * bind-dag process. Reports seconds per phase, tasks/s and peak RSS of both sides.
  */
 export async function run(argv: string[]) {
-  const { values } = parseArgs({ args: argv, options: { tasks: { type: "string", default: "1000000" } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { tasks: { type: "string", default: "1000000" } },
+  });
   const target = Number(values.tasks);
-  if (!Number.isInteger(target) || target < 4) throw new Error("--tasks must be a whole number ≥ 4");
+  if (!Number.isInteger(target) || target < 4)
+    throw new Error("--tasks must be a whole number ≥ 4");
   const side = Math.round(Math.sqrt(target));
   const stack = await benchStack();
   try {
@@ -22,7 +26,11 @@ export async function run(argv: string[]) {
 
     const t0 = process.hrtime.bigint();
     const tool = new Tool("bench", "1");
-    const prep = tool.template({ name: "prep", command: "prep --loc {location}", nodeArgs: ["location"] });
+    const prep = tool.template({
+      name: "prep",
+      command: "prep --loc {location}",
+      nodeArgs: ["location"],
+    });
     const model = tool.template({
       name: "model",
       command: "model --loc {location} --year {year}",

@@ -31,19 +31,37 @@ export async function benchStack(): Promise<BenchStack> {
     env,
     processes,
     async startFunctions(names) {
-      const child = spawn(process.execPath, ["--import", "tsx", "functions/main.ts", ...names], {
-        env,
-        stdio: ["ignore", "inherit", "inherit"],
-      });
+      // DROVER_BENCH_CPU_PROF=<dir>: the functions write a V8 CPU profile there on stop.
+      const prof = process.env.DROVER_BENCH_CPU_PROF;
+      const flags = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [];
+      const child = spawn(
+        process.execPath,
+        [...flags, "--import", "tsx", "functions/main.ts", ...names],
+        {
+          env,
+          stdio: ["ignore", "inherit", "inherit"],
+        },
+      );
       processes.push(child);
       await waitForConsumers(nats.url, names);
       return child;
     },
     async stop() {
-      for (const p of processes) p.kill("SIGKILL");
+      // A profiled process must exit on its own to write its profile.
+      const graceful = process.env.DROVER_BENCH_CPU_PROF !== undefined;
+      await Promise.all(processes.map((p) => (graceful ? stopGracefully(p) : p.kill("SIGKILL"))));
       await Promise.all([nats.stop(), db.drop()]);
     },
   };
+}
+
+async function stopGracefully(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 async function waitForConsumers(url: string, names: string[]): Promise<void> {

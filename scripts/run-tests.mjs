@@ -2,12 +2,16 @@
 // Runs every *.test.ts file tracked (or added) in the repository with node:test under tsx.
 // Node 20's --test neither expands globs nor finds .ts files, so the list is passed
 // explicitly; a run that executed zero tests fails.
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 
 const only = process.argv.slice(2);
-const listed = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "*.test.ts"], {
-  encoding: "utf8",
-})
+const listed = execFileSync(
+  "git",
+  ["ls-files", "--cached", "--others", "--exclude-standard", "*.test.ts"],
+  {
+    encoding: "utf8",
+  },
+)
   .split("\n")
   .filter(Boolean);
 const files = only.length > 0 ? only : listed;
@@ -29,9 +33,17 @@ for (const line of services.split("\n")) {
 
 const child = spawn(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-reporter=spec", "--test-reporter-destination=stdout",
-   "--test-reporter=./scripts/count-reporter.mjs", "--test-reporter-destination=stderr",
-   "--test-concurrency=2", ...files],
+  [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-reporter=spec",
+    "--test-reporter-destination=stdout",
+    "--test-reporter=./scripts/count-reporter.mjs",
+    "--test-reporter-destination=stderr",
+    "--test-concurrency=2",
+    ...files,
+  ],
   { stdio: ["ignore", "inherit", "inherit"] },
 );
 child.on("exit", (code, signal) => process.exit(signal ? 1 : (code ?? 1)));
