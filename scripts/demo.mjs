@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// npm run demo: on a machine where nothing runs, installs what is missing, brings a local
+// Drover stack up, runs the burden example (97 tasks; one fails once and is retried) with
+// a live progress display, prints the result and where to look next. The stack stays up.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const say = (text) => process.stderr.write(`\n\u001b[1m${text}\u001b[0m\n`);
+
+function drover(args, options = {}) {
+  const r = spawnSync(process.execPath, [join(root, "bin/drover.mjs"), ...args], {
+    cwd: root,
+    stdio: ["ignore", options.capture ? "pipe" : "inherit", "inherit"],
+    encoding: "utf8",
+  });
+  return { code: r.status ?? 1, stdout: r.stdout ?? "" };
+}
+
+if (!existsSync(join(root, "node_modules/.package-lock.json"))) {
+  say("Installing dependencies (npm ci)");
+  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+}
+
+say("Starting the local stack (Postgres, NATS, functions, local bridge)");
+const up = drover(["up"]);
+if (up.code !== 0) process.exit(up.code);
+
+// A fresh output directory, so that the flaky model run fails once again.
+rmSync("/tmp/drover-example", { recursive: true, force: true });
+say("Running examples/burden.yaml: 72 model runs -> 24 aggregations -> 1 report");
+const run = drover(["submit", "examples/burden.yaml", "--wait", "--json"], { capture: true });
+let result;
+try {
+  result = JSON.parse(run.stdout);
+} catch {
+  console.error(run.stdout);
+  process.exit(run.code || 1);
+}
+if (result.error) {
+  console.error(`demo failed: ${result.error}`);
+  process.exit(run.code || 1);
+}
+say(`Workflow ${result.id} ended ${result.status}`);
+for (const [status, n] of Object.entries(result.counts)) if (n > 0) console.log(`  ${status.padEnd(20)} ${n}`);
+const report = spawnSync("sh", ["examples/bin/report.sh", "/tmp/drover-example"], { cwd: root, encoding: "utf8" });
+if (report.stdout) console.log(`  ${report.stdout.trim()}`);
+console.log(`
+Where to look next:
+  npx drover status ${result.id}              counts by status
+  npx drover tasks ${result.id}               every task
+  npx drover errors ${result.id}              what failed, with stderr (one model run failed once)
+  npx drover task <TASK>                  one task's attempts, logs and resources
+  npx drover down                         stop the stack
+`);
+process.exit(result.status === "DONE" ? 0 : 1);
