@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { type FreshDatabase, freshDatabase } from "../test/helpers/db.ts";
-import { startNats, type TestNats } from "../test/helpers/nats.ts";
+import { startNats, type TestNats, waitForFunctions } from "../test/helpers/nats.ts";
 
 /**
  * A private stack for a benchmark: its own nats-server and database, and Drover's
@@ -43,7 +43,7 @@ export async function benchStack(): Promise<BenchStack> {
         },
       );
       processes.push(child);
-      await waitForConsumers(nats.url, names);
+      await waitForFunctions(nats.url, names);
       return child;
     },
     async stop() {
@@ -62,27 +62,6 @@ async function stopGracefully(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
   await exited;
   clearTimeout(timer);
-}
-
-async function waitForConsumers(url: string, names: string[]): Promise<void> {
-  const { connectBus } = await import("../bus/connect.ts");
-  const { jetstreamManager } = await import("@nats-io/jetstream");
-  const { streamNameFor } = await import("../bus/subjects.ts");
-  const nc = await connectBus(url, "bench-wait");
-  const jsm = await jetstreamManager(nc);
-  const deadline = Date.now() + 30_000;
-  for (const name of names) {
-    for (;;) {
-      const ok = await jsm.consumers.info(streamNameFor(name), name).then(
-        () => true,
-        () => false,
-      );
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error(`function ${name} did not start`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  await nc.close();
 }
 
 /** Peak resident memory of a live process, in MiB (VmHWM). */

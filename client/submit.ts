@@ -94,9 +94,17 @@ export async function submitWorkflow(
   const timeoutMs = options.timeoutMs ?? 10 * 60_000;
   const timer = setTimeout(() => replies.unsubscribe(), timeoutMs);
   try {
-    await jetstream(nc).publish(Subjects.submit, encodeMessage(Subjects.submit, message), {
-      msgID: submissionId,
-    });
+    await jetstream(nc)
+      .publish(Subjects.submit, encodeMessage(Subjects.submit, message), { msgID: submissionId })
+      .catch((err: Error) => {
+        // No stream takes wf.submit: no Drover function ever started on this NATS.
+        throw /no responders|not enabled/i.test(err.message)
+          ? new SubmitRejected(
+              "no Drover stack is listening on this NATS (start one with 'drover up')",
+              "timeout",
+            )
+          : err;
+      });
     for await (const m of replies) {
       const answer = SubmitReply.parse(m.json());
       if (answer.ok) return answer;

@@ -52,7 +52,13 @@ export async function streamDag(
   catalog: ClusterCatalog,
   target: BindTarget | null,
   onProgress?: () => void,
+  phases: Record<string, number> = {},
 ): Promise<BindSummary> {
+  const ms = () => performance.now();
+  const addPhase = (k: string, t0: number) => {
+    phases[k] = (phases[k] ?? 0) + (ms() - t0);
+  };
+  const it = lines[Symbol.asyncIterator]();
   // Validation, including clusters, queues and limits, is the reader's; hashes too.
   const reader = new DagReader({ workflow: msg.workflow, catalog: specCatalog(catalog) });
   const placer = new Placer(catalog, msg.workflow);
@@ -68,8 +74,14 @@ export async function streamDag(
     tasks = new CopyWriter(stream);
   };
 
-  for await (const raw of lines) {
-    const line = reader.add(raw);
+  for (;;) {
+    let t = ms();
+    const next = await it.next();
+    addPhase("read", t);
+    if (next.done) break;
+    t = ms();
+    const line = reader.add(next.value);
+    addPhase("reader", t);
     if (line.kind === "template") {
       const { kind: _, ...spec } = line;
       const hash = templateVersionHash(spec);
@@ -103,6 +115,7 @@ export async function streamDag(
     taskCount++;
     if (target) {
       await openTasks();
+      t = ms();
       await tasks!.row([
         target.firstTaskId + task.i,
         target.workflowId,
@@ -123,6 +136,7 @@ export async function streamDag(
         template.fallbackLiteral,
         task.attributes ? JSON.stringify(task.attributes) : null,
       ]);
+      addPhase("row", t);
       if (taskCount % 50_000 === 0) onProgress?.();
     }
   }
@@ -133,8 +147,12 @@ export async function streamDag(
     );
   }
   if (target) {
+    let t = ms();
     if (tasks) await (tasks as CopyWriter).end();
+    addPhase("taskCopyEnd", t);
+    t = ms();
     await writeEdges(target, edges, edgeCount);
+    addPhase("edges", t);
   }
   return { taskCount, edgeCount, dagHash: summary.dagHash, tasksetHash: summary.taskSetHash };
 }

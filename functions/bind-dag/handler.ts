@@ -36,7 +36,7 @@ export const bindDag = defineFunction({
   name: "bind-dag",
   schemas: { [Subjects.submit]: WfSubmit },
   // A million-task bind takes seconds; working() keeps it ours meanwhile.
-  ackWaitMs: 60_000,
+  ackWaitMs: 15_000,
   maxDeliver: MAX_DELIVER,
   async handle(msg, ctx) {
     const sub = msg.data;
@@ -137,8 +137,10 @@ async function bindSubmission(sql: Sql, ctx: HandlerContext, sub: WfSubmit): Pro
     return resubmit(sql, ctx, sub, existing);
   }
 
+  const phases: Record<string, number> = {};
+  let t = performance.now();
   const firstTaskId = await allocateTaskIds(sql, sub.counts.tasks);
-  return sql.begin(async (tx) => {
+  const answer = await sql.begin(async (tx) => {
     const { toolId, toolVersionId } = await upsertToolVersion(tx, sub.tool);
     const w = sub.workflow;
     const [wf] = await tx<{ id: number }[]>`
@@ -154,13 +156,18 @@ async function bindSubmission(sql: Sql, ctx: HandlerContext, sub: WfSubmit): Pro
     const [run] = await tx<{ id: number }[]>`
       insert into workflow_run (workflow_id, user_name, host, submission_id)
       values (${workflowId}, ${sub.user}, ${sub.host}, ${sub.submission_id}) returning id`;
+    phases["prepare"] = performance.now() - t;
+    t = performance.now();
     const summary = await streamDag(
       objectLines(ctx, sub),
       sub,
       catalog,
       { tx, workflowId, toolId, firstTaskId },
       () => ctx.working(),
+      phases,
     );
+    phases["stream"] = performance.now() - t;
+    t = performance.now();
     await tx`
       update workflow set dag_hash = ${summary.dagHash}, taskset_hash = ${summary.tasksetHash}
       where id = ${workflowId}`;
@@ -172,6 +179,13 @@ async function bindSubmission(sql: Sql, ctx: HandlerContext, sub: WfSubmit): Pro
       outcome: "new",
     } as const;
   });
+  phases["commit"] = performance.now() - t;
+  ctx.log.debug({ phases: roundPhases(phases) }, "bind phases (ms)");
+  return answer;
+}
+
+function roundPhases(phases: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(v)]));
 }
 
 async function resubmit(

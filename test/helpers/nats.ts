@@ -85,3 +85,28 @@ export async function startNats(): Promise<TestNats> {
     },
   };
 }
+
+/** Waits until a function's durable consumer exists (its process has started). */
+export async function waitForFunctions(url: string, names: string[], ms = 30_000): Promise<void> {
+  const { connectBus } = await import("../../bus/connect.ts");
+  const { jetstreamManager } = await import("@nats-io/jetstream");
+  const { streamNameFor } = await import("../../bus/subjects.ts");
+  const nc = await connectBus(url, "wait-for-functions");
+  try {
+    const jsm = await jetstreamManager(nc);
+    const deadline = Date.now() + ms;
+    for (const name of names) {
+      for (;;) {
+        const ok = await jsm.consumers.info(streamNameFor(name), name).then(
+          () => true,
+          () => false,
+        );
+        if (ok) break;
+        if (Date.now() > deadline) throw new Error(`function ${name} did not start`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+}
