@@ -7,6 +7,8 @@ import { complete } from "./complete/handler.ts";
 import { heartbeat } from "./heartbeat/handler.ts";
 import { launch } from "./launch/handler.ts";
 import { type RunningService, startQueryService } from "./query/service.ts";
+import { registerQueues } from "./register-queues/handler.ts";
+import { retry } from "./retry/handler.ts";
 import { schedule } from "./schedule/handler.ts";
 
 /** Every function Drover runs, by name. Adding a function means adding it here. */
@@ -16,6 +18,8 @@ export const functions: Record<string, FunctionDefinition> = {
   [launch.name]: launch as unknown as FunctionDefinition,
   [heartbeat.name]: heartbeat as unknown as FunctionDefinition,
   [complete.name]: complete as unknown as FunctionDefinition,
+  [retry.name]: retry as unknown as FunctionDefinition,
+  [registerQueues.name]: registerQueues as unknown as FunctionDefinition,
 };
 
 /** A part that is not a JetStream consumer (core NATS request/reply), started by main.ts too. */

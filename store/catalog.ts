@@ -1,4 +1,4 @@
-import type { Sql } from "postgres";
+import type { Sql, TransactionSql } from "postgres";
 import type { Catalog } from "../spec/resolve.ts";
 
 /** Clusters and their queues with limits, as registered in the database. */
@@ -20,7 +20,7 @@ export interface ClusterRow {
 
 export type ClusterCatalog = Map<string, ClusterRow>;
 
-export async function loadCatalog(sql: Sql): Promise<ClusterCatalog> {
+export async function loadCatalog(sql: Sql | TransactionSql): Promise<ClusterCatalog> {
   const rows = await sql<(QueueRow & { cluster_id: number; cluster: string; kind: string })[]>`
     select c.id as cluster_id, c.name as cluster, c.kind,
            q.id, q.name, q.max_cores, q.max_memory_bytes, q.max_runtime_seconds
