@@ -118,6 +118,27 @@ export const BridgeHeartbeat = z.object({
   cluster: z.string(),
   bridge_id: z.string(),
   live_instances: z.number().int().nonnegative(),
+  /** the bridge's counters (e.g. sbatch and sacct calls), for monitoring */
+  counters: z.record(z.string(), z.number()).optional(),
+});
+
+/** Limits of one queue; null = not limited. */
+export const QueueLimits = z.object({
+  name: z.string().min(1).max(255),
+  max_cores: z.number().int().positive().nullable(),
+  max_memory_bytes: z.number().int().positive().nullable(),
+  max_runtime_seconds: z.number().int().positive().nullable(),
+});
+
+/**
+ * `cluster.queues`: the queues a bridge's cluster has (a Slurm cluster's partitions),
+ * default queue first. Registered (upserted) by register-queues; bridges have no database.
+ */
+export const ClusterQueues = z.object({
+  v: v1,
+  cluster: z.string().min(1),
+  kind: z.enum(["slurm", "external"]),
+  queues: z.array(QueueLimits).min(1),
 });
 
 export const DeadLetter = z.object({
@@ -144,4 +165,6 @@ export type TiError = z.infer<typeof TiError>;
 export type ErrorKind = z.infer<typeof ErrorKind>;
 export type KillOrder = z.infer<typeof KillOrder>;
 export type BridgeHeartbeat = z.infer<typeof BridgeHeartbeat>;
+export type QueueLimits = z.infer<typeof QueueLimits>;
+export type ClusterQueues = z.infer<typeof ClusterQueues>;
 export type DeadLetter = z.infer<typeof DeadLetter>;

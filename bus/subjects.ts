@@ -22,6 +22,8 @@ export const Subjects = {
   ctl: "ctl",
   /** `bridge.heartbeat.<cluster>`: a bridge telling it is alive. */
   bridgeHeartbeat: "bridge.heartbeat",
+  /** A bridge telling which queues its cluster has, with their limits (slurm partitions). */
+  clusterQueues: "cluster.queues",
   /** `dlq.<function>`: dead letters with the reason. */
   dlq: "dlq",
   /** `evt.<kind>.<workflow>`: status changes for live progress (core NATS). */
@@ -54,6 +56,7 @@ export const FunctionSubjects = {
   complete: [Subjects.tiDone],
   retry: [Subjects.tiError],
   reap: [`${Subjects.bridgeHeartbeat}.*`],
+  "register-queues": [Subjects.clusterQueues],
 } as const satisfies Record<string, readonly string[]>;
 
 /** Streams that are not owned by one function: bridges' inputs and the dead letters. */

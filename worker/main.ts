@@ -10,7 +10,7 @@ import pkg from "../package.json" with { type: "json" };
 import { instanceForStep, ManifestError, parseManifest } from "./manifest.ts";
 import { MemorySampler, signalTree } from "./proc.ts";
 import { type MiniLog, Reporter } from "./reporter.ts";
-import { exitStatus, resultOf } from "./results.ts";
+import { diedBySignal, exitStatus, resultOf } from "./results.ts";
 import { runCommand, taskEnv } from "./run-command.ts";
 
 /**
@@ -24,8 +24,10 @@ import { runCommand, taskEnv } from "./run-command.ts";
  * publishes `ti.running`, one `ti.heartbeat` every heartbeat_seconds, then `ti.done` or
  * `ti.error`, and exits with the command's status (128 + signal when it died by one).
  * Limits are Slurm's business: the worker measures peak memory but kills nothing; a
- * command killed by a signal is an `error` ("killed by signal X") and the Slurm bridge
- * tells OOM and timeout apart from sacct. Signals sent to the worker are passed on to
+ * command killed by a signal is an `error` ("killed by signal X"), or, with the manifest's
+ * `signal_deaths: "bridge"` (what the Slurm bridge writes), not reported at all: the bridge
+ * reports it from sacct, which tells OOM, timeout and cancellation apart, so the first
+ * report of an instance is the right one. Signals sent to the worker are passed on to
  * the command's tree. The command starts at once; NATS is connected meanwhile and
  * reports wait for it (up to a deadline at the end).
  */
@@ -138,8 +140,10 @@ async function main(): Promise<number> {
     }),
     sampler: new MemorySampler(250),
   });
+  let signalled = false;
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"] as const) {
     process.on(signal, () => {
+      signalled = true;
       if (command.pid !== undefined) signalTree(command.pid, signal);
     });
   }
@@ -155,7 +159,14 @@ async function main(): Promise<number> {
 
   const outcome = await command.done;
   clearInterval(heartbeat);
-  reporter.reportResult(resultOf(instance.id, outcome, node));
+  if (manifest.signal_deaths === "bridge" && diedBySignal(outcome, signalled)) {
+    log.info(
+      { exit_code: outcome.exitCode, signal: outcome.signal, signalled },
+      "death by signal: left to the bridge to report",
+    );
+  } else {
+    reporter.reportResult(resultOf(instance.id, outcome, node));
+  }
   await reporter.close(REPORT_DEADLINE_MS);
   const nc = await Promise.race([connecting, Promise.resolve(undefined)]).catch(() => undefined);
   await nc?.drain().catch(() => {});

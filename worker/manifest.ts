@@ -25,6 +25,14 @@ export const Manifest = z.object({
   cluster: z.string().min(1),
   workflow_id: id,
   heartbeat_seconds: z.number().positive(),
+  /**
+   * Who reports a command that died by a signal (or exited > 128, as a shell reports one),
+   * or any end after the worker itself was signalled. `report` (default): the worker, as
+   * an `error` naming the signal. `bridge`: nobody here; the Slurm bridge reports it from
+   * sacct, which alone can tell an out-of-memory kill, a time limit or a cancellation apart
+   * (with cgroups the OOM killer just SIGKILLs the command).
+   */
+  signal_deaths: z.enum(["report", "bridge"]).optional(),
   instances: z.array(ManifestInstance).min(1),
 });
 

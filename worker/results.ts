@@ -34,6 +34,16 @@ export function exitStatus(outcome: CommandOutcome): number {
   return 1;
 }
 
+/**
+ * True when the outcome is a death by signal as far as the worker can tell: the command
+ * was killed by one, exited 129–255 (a shell's report of a child killed by a signal), or
+ * the worker itself was signalled (Slurm stopping the job: time limit, scancel, preemption).
+ */
+export function diedBySignal(outcome: CommandOutcome, workerSignalled: boolean): boolean {
+  if (workerSignalled || outcome.signal !== null) return true;
+  return outcome.exitCode !== null && outcome.exitCode > 128;
+}
+
 export interface Limits {
   memoryBytes?: number;
   runtimeSeconds?: number;

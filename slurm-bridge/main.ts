@@ -1,0 +1,53 @@
+/**
+ * The slurm-bridge daemon, for a cluster's login node: `tsx slurm-bridge/main.ts`.
+ * Needs NATS and the Slurm commands (sbatch, sacct, squeue, scancel, scontrol), never the
+ * database. Settings: the common configuration (DROVER_NATS_URL, DROVER_HOME,
+ * DROVER_LOG_DIR, …) plus DROVER_SLURM_* (options.ts): poll interval, state directory,
+ * tag prefix. SIGTERM/SIGINT stop it (jobs keep running in Slurm; a restarted bridge
+ * re-adopts them); a second signal exits at once.
+ */
+import { hostname } from "node:os";
+import { connectBus } from "../bus/connect.ts";
+import { loadConfig } from "../core/config.ts";
+import { createLogger } from "../core/log.ts";
+import { startSlurmBridge } from "./bridge.ts";
+import { loadSlurmSettings } from "./options.ts";
+
+const config = loadConfig();
+const settings = loadSlurmSettings(config);
+const log = createLogger({ name: "slurm-bridge", level: config.logLevel });
+const nc = await connectBus(config.natsUrl, `drover-slurm-bridge-${hostname()}-${process.pid}`);
+const bridge = await startSlurmBridge({
+  nc,
+  log,
+  natsUrl: settings.workerNatsUrl ?? config.natsUrl,
+  cluster: settings.cluster,
+  stateDir: settings.stateDir,
+  logDir: config.logDir,
+  pollSeconds: settings.pollSeconds,
+  maxPollSeconds: settings.maxPollSeconds,
+  ...(settings.jobsDir ? { jobsDir: settings.jobsDir } : {}),
+  ...(settings.tagPrefix ? { tagPrefix: settings.tagPrefix } : {}),
+}).catch((err: Error) => {
+  log.fatal({ err }, "slurm bridge failed to start");
+  process.exit(1);
+});
+
+let stopping = false;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, "stopping");
+    bridge
+      .stop()
+      .then(() => nc.drain())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          log.error({ err }, "stop failed");
+          process.exit(1);
+        },
+      );
+  });
+}

@@ -1,0 +1,340 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { LaunchBatch, LaunchInstance } from "../bus/schemas.ts";
+import type { Manifest } from "../worker/manifest.ts";
+import { CommandFailed, type SlurmCommands } from "./commands.ts";
+import { compactIndices, slurmTime } from "./sacct.ts";
+
+/**
+ * Turning a launch batch into Slurm jobs: ONE `sbatch --parsable --array=…` per batch
+ * (one per part when the batch has more elements than the cluster's MaxArraySize allows),
+ * each element running the worker wrapper on the part's manifest. Submission failures are
+ * retried with capped, jittered backoff; a batch whose tag is already in Slurm is adopted
+ * instead of being submitted again.
+ */
+
+/** Reads MaxArraySize from `scontrol show config` (Slurm's default is 1001). */
+export async function readMaxArraySize(cmds: SlurmCommands): Promise<number> {
+  const out = await cmds.ok("scontrol", ["show", "config"]);
+  const m = /^\s*MaxArraySize\s*=\s*(\d+)/m.exec(out);
+  return m ? Number(m[1]) : 1001;
+}
+
+export interface Part {
+  /** 0, 1, …: the part of the batch */
+  part: number;
+  /** array index = step − offset, always < MaxArraySize */
+  offset: number;
+  instances: LaunchInstance[];
+}
+
+/** Splits a batch's instances so that every array index is below maxArraySize. */
+export function splitParts(instances: readonly LaunchInstance[], maxArraySize: number): Part[] {
+  const byPart = new Map<number, LaunchInstance[]>();
+  for (const i of instances) {
+    const part = Math.floor(i.step / maxArraySize);
+    const list = byPart.get(part);
+    if (list) list.push(i);
+    else byPart.set(part, [i]);
+  }
+  return [...byPart.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([part, list], k) => ({ part: k, offset: part * maxArraySize, instances: list }));
+}
+
+/** The job name that finds a part again: `<prefix>-b<batch id>-<part>`. */
+export function jobTag(prefix: string, batchId: number, part: number): string {
+  return `${prefix}-b${batchId}-${part}`;
+}
+
+/** Parses a tag back; undefined when it is not one of this prefix. */
+export function parseTag(
+  prefix: string,
+  name: string,
+): { batchId: number; part: number } | undefined {
+  if (!name.startsWith(`${prefix}-b`)) return undefined;
+  const m = /^(\d+)-(\d+)$/.exec(name.slice(prefix.length + 2));
+  return m ? { batchId: Number(m[1]), part: Number(m[2]) } : undefined;
+}
+
+/** A task name as a file name (names cannot hold `/`, but be safe). */
+export function fileSafe(name: string): string {
+  return name.replace(/[/\0]/g, "_") || "task";
+}
+
+export interface PartFiles {
+  dir: string;
+  manifest: string;
+  script: string;
+  /** Slurm's own output of an element (the worker's diagnostics, slurmstepd's messages) */
+  slurmOutput(jobId: string, index: number): string;
+}
+
+/** A batch's job files: found again from its tag alone (a restarted bridge adopting it). */
+export function partFiles(jobsDir: string, batchId: number, part: number): PartFiles {
+  const dir = join(jobsDir, `batch-${batchId}`);
+  return {
+    dir,
+    manifest: join(dir, `part-${part}.json`),
+    script: join(dir, `part-${part}.sh`),
+    slurmOutput: (jobId, index) => join(dir, `slurm-${jobId}_${index}.out`),
+  };
+}
+
+/** Per-instance output files, as the local bridge names them. */
+export function instanceLogs(logDir: string, workflowId: number, i: LaunchInstance) {
+  const base = join(logDir, String(workflowId), `${fileSafe(i.name)}.${i.id}`);
+  return { stdout: `${base}.out`, stderr: `${base}.err` };
+}
+
+export function buildManifest(
+  batch: LaunchBatch,
+  part: Part,
+  natsUrl: string,
+  logDir: string,
+): Manifest {
+  return {
+    nats_url: natsUrl,
+    cluster: batch.cluster,
+    workflow_id: batch.workflow_id,
+    heartbeat_seconds: batch.heartbeat_seconds,
+    signal_deaths: "bridge",
+    instances: part.instances.map((i) => ({
+      id: i.id,
+      task_id: i.task_id,
+      step: i.step - part.offset,
+      attempt: i.attempt,
+      name: i.name,
+      command: i.command,
+      ...instanceLogs(logDir, batch.workflow_id, i),
+      memory_bytes: batch.resources.memory_bytes,
+      runtime_seconds: batch.resources.runtime_seconds,
+    })),
+  };
+}
+
+/** `--mem` in MiB and `--time` in minutes, rounded up (Slurm counts whole minutes). */
+export function sbatchOptions(batch: LaunchBatch, tag: string, files: PartFiles): string[] {
+  const r = batch.resources;
+  return [
+    `--job-name=${tag}`,
+    `--partition=${batch.queue}`,
+    `--mem=${Math.max(1, Math.ceil(r.memory_bytes / 1024 ** 2))}M`,
+    `--time=${Math.max(1, Math.ceil(r.runtime_seconds / 60))}`,
+    `--cpus-per-task=${r.cores}`,
+    ...(r.project ? [`--account=${r.project}`] : []),
+    "--ntasks=1",
+    // Drover retries; a job Slurm requeued by itself would run an instance twice.
+    "--no-requeue",
+    `--output=${join(files.dir, "slurm-%A_%a.out")}`,
+  ];
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+export function jobScript(
+  options: string[],
+  node: string,
+  worker: string,
+  manifest: string,
+): string {
+  return [
+    "#!/bin/bash",
+    ...options.map((o) => `#SBATCH ${o}`),
+    "# One element of a Drover launch batch: the worker wrapper runs the instance whose",
+    "# step is $SLURM_ARRAY_TASK_ID in the manifest and reports it over NATS.",
+    `exec ${shellQuote(node)} ${shellQuote(worker)} --manifest ${shellQuote(manifest)}`,
+    "",
+  ].join("\n");
+}
+
+export interface WrittenPart {
+  part: Part;
+  tag: string;
+  files: PartFiles;
+  manifest: Manifest;
+  /** the --array value */
+  array: string;
+}
+
+export function writePart(
+  batch: LaunchBatch,
+  part: Part,
+  o: {
+    jobsDir: string;
+    logDir: string;
+    natsUrl: string;
+    tagPrefix: string;
+    node: string;
+    worker: string;
+  },
+): WrittenPart {
+  const tag = jobTag(o.tagPrefix, batch.batch_id, part.part);
+  const files = partFiles(o.jobsDir, batch.batch_id, part.part);
+  const manifest = buildManifest(batch, part, o.natsUrl, o.logDir);
+  mkdirSync(files.dir, { recursive: true });
+  mkdirSync(join(o.logDir, String(batch.workflow_id)), { recursive: true });
+  writeFileSync(files.manifest, JSON.stringify(manifest));
+  writeFileSync(
+    files.script,
+    jobScript(sbatchOptions(batch, tag, files), o.node, o.worker, files.manifest),
+    {
+      mode: 0o755,
+    },
+  );
+  return {
+    part,
+    tag,
+    files,
+    manifest,
+    array: compactIndices(manifest.instances.map((i) => i.step)),
+  };
+}
+
+/** How a failed sbatch is handled: retried (forever, backing off) or refused at once. */
+export type SbatchFailure = "transient" | "permanent" | "unknown";
+
+const TRANSIENT = [
+  /socket timed out/i,
+  /unable to contact slurm controller/i,
+  /temporarily unable to accept job/i,
+  /resource temporarily unavailable/i,
+  /connection refused/i,
+  /connection reset/i,
+  /zero bytes were transmitted/i,
+  /transport endpoint/i,
+  /submit ?limit|MaxSubmit|QOSMaxSubmit|AssocMaxSubmit/i,
+  /job violates accounting\/QOS policy/i,
+  /slurmctld.*(busy|not responding)/i,
+  /timed out after/i,
+  /try again/i,
+];
+const PERMANENT = [
+  /invalid partition/i,
+  /invalid account/i,
+  /invalid qos/i,
+  /requested node configuration is not available/i,
+  /memory required by task is not available/i,
+  /requested time limit is invalid/i,
+  /more processors requested than permitted/i,
+  /invalid job array specification/i,
+  /invalid (generic resource|feature|directive)/i,
+  /unrecognized option|invalid option|unknown option/i,
+  /ENOENT|no such file/i,
+];
+
+export function classifySbatchError(stderr: string): SbatchFailure {
+  if (TRANSIENT.some((r) => r.test(stderr))) return "transient";
+  if (PERMANENT.some((r) => r.test(stderr))) return "permanent";
+  return "unknown";
+}
+
+/** Capped exponential backoff with ±25 % jitter. */
+export function submitBackoffMs(attempt: number, baseMs = 1000, capMs = 60_000): number {
+  const raw = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(raw * (0.75 + Math.random() * 0.5));
+}
+
+export class SbatchRefused extends Error {
+  override name = "SbatchRefused";
+}
+
+export interface SubmitOptions {
+  signal: AbortSignal;
+  /** unknown errors are retried this many times before the batch is refused */
+  maxUnknownAttempts?: number;
+  baseBackoffMs?: number;
+  capBackoffMs?: number;
+  onRetry?(attempt: number, delayMs: number, err: CommandFailed): void;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done);
+  });
+
+/**
+ * Submits one part: `sbatch --parsable --array=… script`; returns the job id. Transient
+ * failures are retried until they pass (or `signal` aborts: the batch is then redelivered
+ * to the next bridge, never lost); permanent ones throw SbatchRefused at once, unknown
+ * ones after `maxUnknownAttempts`.
+ */
+export async function submitPart(
+  cmds: SlurmCommands,
+  written: WrittenPart,
+  o: SubmitOptions,
+): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await cmds.run("sbatch", [
+      "--parsable",
+      `--array=${written.array}`,
+      written.files.script,
+    ]);
+    const jobId = /^(\d+)/.exec(result.stdout.trim())?.[1];
+    if (result.code === 0 && jobId) return jobId;
+    const err = new CommandFailed("sbatch", result);
+    const kind = classifySbatchError(`${result.stderr}\n${result.stdout}`);
+    if (kind === "permanent" || (kind === "unknown" && attempt >= (o.maxUnknownAttempts ?? 5))) {
+      throw new SbatchRefused(err.message, { cause: err });
+    }
+    if (o.signal.aborted) throw new Error("bridge stopping: submission abandoned", { cause: err });
+    const delay = submitBackoffMs(attempt, o.baseBackoffMs, o.capBackoffMs);
+    o.onRetry?.(attempt, delay, err);
+    await sleep(delay, o.signal);
+    if (o.signal.aborted) throw new Error("bridge stopping: submission abandoned", { cause: err });
+  }
+}
+
+/**
+ * The job already submitted under `tag`, if any: squeue first (the controller still holds
+ * jobs that ended less than MinJobAge ago), then sacct back to `sinceMs`. Both only ever
+ * run for a batch delivered again, never on the normal path.
+ */
+export async function findJobByTag(
+  cmds: SlurmCommands,
+  tag: string,
+  sinceMs: number,
+): Promise<string | undefined> {
+  const q = await cmds.run("squeue", [
+    "--noheader",
+    "--states=all",
+    `--name=${tag}`,
+    "--format=%F",
+  ]);
+  if (q.code === 0) {
+    const ids = [
+      ...new Set(
+        q.stdout
+          .split("\n")
+          .map((l) => l.trim())
+          .filter((l) => /^\d+$/.test(l)),
+      ),
+    ];
+    if (ids.length > 0) return ids.sort((a, b) => Number(a) - Number(b))[0];
+  }
+  const a = await cmds.run("sacct", [
+    "--parsable2",
+    "--noheader",
+    "-X",
+    `--name=${tag}`,
+    `--starttime=${slurmTime(sinceMs)}`,
+    "--format=JobID",
+  ]);
+  // Not knowing is not "not there": submitting now could submit twice. The caller retries.
+  if (a.code !== 0) throw new CommandFailed("sacct", a);
+  const ids = [
+    ...new Set(
+      a.stdout
+        .split("\n")
+        .map((l) => /^(\d+)/.exec(l.trim())?.[1])
+        .filter((x): x is string => x !== undefined),
+    ),
+  ];
+  return ids.sort((a, b) => Number(a) - Number(b))[0];
+}
