@@ -17,10 +17,11 @@ import { PendingEvents } from "../../bus/events.ts";
 import { defineFunction } from "../../bus/runtime.ts";
 import { TiDone } from "../../bus/schemas.ts";
 import { Subjects } from "../../bus/subjects.ts";
+import { releaseDownstream } from "../../store/downstream.ts";
 import { INSTANCE_BOUND_TASK } from "../../store/statuses.ts";
 import { moveTasks, sortedIds } from "../../store/task-transition.ts";
 import { settleWorkflows } from "../../store/workflow-end.ts";
-import { finishInstances, releaseDownstream } from "./sql.ts";
+import { finishInstances } from "./sql.ts";
 
 export function wakeMsgId(workflowId: number, doneTaskIds: readonly number[]): string {
   const digest = createHash("sha256").update(doneTaskIds.join(",")).digest("hex").slice(0, 16);
