@@ -60,7 +60,7 @@ test("outgrowing the queue moves to the first fallback that fits; none fits: the
   const clamped = adjust(
     { memory_bytes: 8 * G, runtime_seconds: 60, cores: 1, queue: all },
     "memory",
-    1,
+    { memory: 1 },
     1,
     [mid, long],
   );
