@@ -15,6 +15,7 @@ export const commands: Record<string, () => Promise<{ command: Command }>> = {
   up: () => import("./commands/up.ts"),
   down: () => import("./commands/down.ts"),
   submit: () => import("./commands/submit.ts"),
+  gui: () => import("./commands/gui.ts"),
 };
 
 async function usage(): Promise<string> {

@@ -1,6 +1,6 @@
 /**
- * A complete local Drover in one process: every function and service, and the local
- * bridge serving `local`, `sequential` and `dummy`. `drover up` starts it in the
+ * A complete local Drover in one process: every function and service, the local bridge
+ * serving `local`, `sequential` and `dummy`, and the web GUI. `drover up` starts it in the
  * background; `drover up --foreground` runs it attached. When it is ready it writes the
  * stack file (`$DROVER_HOME/stack.json`) so that commands in other shells find it; it
  * removes the file when it stops.
@@ -13,6 +13,7 @@ import { loadConfig, stackFilePath } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
 import { ensureDatabase } from "../db/connect.ts";
 import { runFunctions } from "../functions/main.ts";
+import { runGui } from "../gui/main.ts";
 
 export interface StackFile {
   pid: number;
@@ -46,6 +47,11 @@ export async function runStack(options: {
     slots: config.localSlots,
     logDir: config.logDir,
   });
+  // The GUI is a convenience: a busy port must not keep the workflows from running.
+  const gui = await runGui(config, log).catch((err: Error) => {
+    log.warn({ err, port: config.guiPort }, "gui not started");
+    return null;
+  });
   const file = stackFilePath(config.home);
   mkdirSync(dirname(file), { recursive: true });
   const state: StackFile = {
@@ -57,9 +63,10 @@ export async function runStack(options: {
     startedAt: new Date().toISOString(),
   };
   writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`);
-  log.info({ slots: config.localSlots, logDir: config.logDir }, "stack ready");
+  log.info({ slots: config.localSlots, logDir: config.logDir, gui: gui?.url }, "stack ready");
   return {
     async stop() {
+      await gui?.stop();
       await bridge.stop();
       await nc.drain();
       await functions.stop();

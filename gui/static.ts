@@ -1,0 +1,80 @@
+// The app's files, served from gui/static/ under /static/ as they are (plain ES modules
+// and CSS: no build step). Every other path is a page of the app: index.html, whose script
+// reads the path and renders the page. Revalidated on each load (ETag), so an upgraded
+// Drover is never mixed with cached old modules.
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+import { HttpError, SECURITY_HEADERS } from "./http.ts";
+
+export const STATIC_DIR = fileURLToPath(new URL("./static/", import.meta.url));
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+};
+
+export async function serveStatic(
+  req: IncomingMessage,
+  res: ServerResponse,
+  pathname: string,
+): Promise<void> {
+  if (!pathname.startsWith("/static/")) {
+    // Every other path is a page of the app.
+    return send(req, res, join(STATIC_DIR, "index.html"), TYPES[".html"]!);
+  }
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname.slice("/static/".length));
+  } catch {
+    throw new HttpError(400, "bad path");
+  }
+  const file = normalize(join(STATIC_DIR, decoded));
+  const type = TYPES[extname(file)];
+  const inside = file.startsWith(STATIC_DIR) && !decoded.includes("\0");
+  if (!inside || type === undefined || !(await isFile(file))) {
+    throw new HttpError(404, `${pathname} not found`);
+  }
+  return send(req, res, file, type);
+}
+
+const isFile = (file: string) =>
+  stat(file).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+
+async function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  file: string,
+  type: string,
+): Promise<void> {
+  const info = await stat(file);
+  const etag = `"${info.size.toString(36)}-${Math.floor(info.mtimeMs).toString(36)}"`;
+  const headers = {
+    ...SECURITY_HEADERS,
+    "Content-Type": type,
+    "Cache-Control": "no-cache",
+    ETag: etag,
+  };
+  if (req.headers["if-none-match"] === etag) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(200, { ...headers, "Content-Length": info.size });
+  if (req.method === "HEAD") {
+    res.end();
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    createReadStream(file).on("error", reject).on("end", resolve).pipe(res);
+  });
+}

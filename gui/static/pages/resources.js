@@ -1,0 +1,125 @@
+// Resources page: per template, what finished attempts used against what they asked for,
+// as distributions, and the request to make next time.
+import { get } from "../lib/api.js";
+import { histogram } from "../lib/charts.js";
+import { h, replace } from "../lib/dom.js";
+import { bytes, duration, int } from "../lib/format.js";
+import { emptyState, notice } from "../lib/widgets.js";
+import { workflowHeader } from "./header.js";
+
+export async function render(view) {
+  const id = Number(view.params[0]);
+  const header = workflowHeader(id, "resources");
+  const body = h("div", { class: "resources" }, h("div", { class: "loading" }, "Loading…"));
+  view.main.append(
+    header.el,
+    h(
+      "p",
+      { class: "page-summary muted" },
+      "What DONE attempts used, per template, against what they requested. The suggestion is what to request next time: enough for nearly every attempt, with headroom.",
+    ),
+    body,
+  );
+  get(`workflows/${id}`, {}, view.signal).then(
+    (wf) => {
+      header.update(wf);
+      view.setTitle(`Resources · ${wf.name || `workflow ${id}`}`);
+    },
+    () => {},
+  );
+  let data;
+  try {
+    data = await get(`workflows/${id}/resources`, {}, view.signal);
+  } catch (err) {
+    if (!view.signal.aborted) replace(body, notice("error", err.message));
+    return;
+  }
+  if (data.templates.length === 0) {
+    replace(body, h("section", { class: "card" }, emptyState("No attempt has finished yet.")));
+    return;
+  }
+  replace(
+    body,
+    data.templates.map((t) =>
+      h(
+        "section",
+        { class: "card resource-card", dataset: { template: t.template } },
+        h(
+          "div",
+          { class: "card-head" },
+          h("h2", {}, t.template),
+          h("div", { class: "card-tools muted" }, `${int(t.attempts)} finished attempts`),
+        ),
+        h(
+          "div",
+          { class: "grid-2" },
+          panel("Memory", t.memory, bytes),
+          panel("Runtime", t.runtime, duration),
+        ),
+      ),
+    ),
+  );
+}
+
+function panel(label, d, fmt) {
+  return h(
+    "div",
+    { class: "resource-panel", dataset: { resource: label.toLowerCase() } },
+    h(
+      "div",
+      { class: "resource-head" },
+      h("h3", {}, label),
+      h(
+        "div",
+        { class: "suggestion", title: d.basis },
+        h("span", { class: "muted" }, "Suggested request "),
+        h(
+          "strong",
+          { class: "num suggested-value" },
+          d.suggested === null ? "–" : fmt(d.suggested),
+        ),
+      ),
+    ),
+    d.samples > 0 ? histogram(d, fmt, { label }) : emptyState("No DONE attempt measured yet."),
+    h(
+      "table",
+      { class: "table table-compact" },
+      h(
+        "tbody",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", {}, "Used"),
+          h("td", {}, cell("p50", d.used.p50, fmt)),
+          h("td", {}, cell("p90", d.used.p90, fmt)),
+          h("td", {}, cell("p95", d.used.p95, fmt)),
+          h("td", {}, cell("max", d.used.max, fmt)),
+        ),
+        h(
+          "tr",
+          {},
+          h("th", {}, "Requested"),
+          h("td", {}, cell("min", d.requested.min, fmt)),
+          h("td", {}, cell("median", d.requested.median, fmt)),
+          h("td", {}, cell("max", d.requested.max, fmt)),
+          h(
+            "td",
+            {},
+            d.killed > 0
+              ? h("span", { class: "bad" }, `${int(d.killed)} killed`)
+              : h("span", { class: "muted" }, "none killed"),
+          ),
+        ),
+      ),
+    ),
+    h("div", { class: "muted small" }, `${int(d.samples)} DONE attempts measured · ${d.basis}`),
+  );
+}
+
+function cell(name, value, fmt) {
+  return [
+    h("span", { class: "muted small" }, `${name} `),
+    h("span", { class: "num" }, value === null ? "–" : fmt(value)),
+  ];
+}
