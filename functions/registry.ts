@@ -3,6 +3,7 @@ import type { Sql } from "postgres";
 import type { FunctionDefinition } from "../bus/runtime.ts";
 import type { Logger } from "../core/log.ts";
 import { bindDag } from "./bind-dag/handler.ts";
+import { startCommandService } from "./command/service.ts";
 import { complete } from "./complete/handler.ts";
 import { heartbeat } from "./heartbeat/handler.ts";
 import { launch } from "./launch/handler.ts";
@@ -31,4 +32,5 @@ export interface ServiceDefinition {
 /** Every service Drover runs, by name (names share one namespace with the functions). */
 export const services: Record<string, ServiceDefinition> = {
   query: { name: "query", start: startQueryService },
+  command: { name: "command", start: startCommandService },
 };
