@@ -270,12 +270,13 @@ export async function render(view) {
 
   const refresh = throttle(async () => {
     try {
-      const wf = await get(`workflows/${id}`, {}, view.signal);
+      // The task DAG carries statuses: re-read it with the counts, shown together.
+      const [wf, freshDag] = await Promise.all([
+        get(`workflows/${id}`, {}, view.signal),
+        dag?.tasks ? get(`workflows/${id}/dag`, {}, view.signal) : null,
+      ]);
+      if (freshDag) dag = freshDag;
       show(wf);
-      if (dag?.tasks) {
-        dag = await get(`workflows/${id}/dag`, {}, view.signal);
-        renderDag();
-      }
     } catch (err) {
       if (!view.signal.aborted) console.warn("refresh failed", err);
     }
