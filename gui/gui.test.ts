@@ -371,7 +371,7 @@ describe("web GUI", { timeout: 600_000 }, () => {
     await page.waitForFunction(
       () =>
         document.querySelector("#stat-failed .stat-value")?.textContent === "4" &&
-        [...document.querySelectorAll("svg.dag-tasks circle")].every(
+        Array.from(document.querySelectorAll("svg.dag-tasks circle")).every(
           (c) => (c as SVGElement).dataset.status === "ERROR_FATAL",
         ),
       null,
