@@ -178,6 +178,25 @@ describe("sacct states as results", () => {
     assert.match(s.error.message, /code 137 \(a death by signal 9\)/);
   });
 
+  test("FAILED after the worker left a death by signal to us: its note is exact", () => {
+    const note = (fields: object) =>
+      `some output\n${JSON.stringify({ level: "info", msg: "death by signal: left to the bridge to report", ...fields })}\n`;
+    const bySignal = outcomeOf(el("FAILED", { exitCode: 9 }), {
+      ...ctx,
+      slurmOutputTail: note({ exit_code: null, signal: "SIGKILL", signalled: false }),
+    });
+    assert.ok(bySignal && "error" in bySignal);
+    assert.equal(bySignal.error.message, "killed by signal SIGKILL");
+    assert.equal(bySignal.error.exit_code, null);
+    const byCode = outcomeOf(el("FAILED", { exitCode: 9 }), {
+      ...ctx,
+      slurmOutputTail: note({ exit_code: 137, signal: null, signalled: false }),
+    });
+    assert.ok(byCode && "error" in byCode);
+    assert.equal(byCode.error.message, "exited with code 137 (a death by signal 9)");
+    assert.equal(byCode.error.exit_code, 137);
+  });
+
   test("FAILED by signal after Slurm's over-memory kill (no cgroups) is a memory error", () => {
     const e = el("FAILED", { signal: 9 });
     assert.equal(kind(e), "error");

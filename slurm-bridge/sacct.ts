@@ -212,6 +212,26 @@ function clip(text: string, max = 2000): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+/** The worker's note (a JSON line in Slurm's output) that it left a death by signal to us. */
+export function workerDeferral(
+  slurmOutputTail: string | undefined,
+): { signal?: string; exitCode?: number } | undefined {
+  if (!slurmOutputTail?.includes("left to the bridge")) return undefined;
+  for (const line of slurmOutputTail.split("\n").reverse()) {
+    if (!line.includes("left to the bridge")) continue;
+    try {
+      const note = JSON.parse(line) as { signal?: string | null; exit_code?: number | null };
+      return {
+        ...(note.signal ? { signal: note.signal } : {}),
+        ...(typeof note.exit_code === "number" ? { exitCode: note.exit_code } : {}),
+      };
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
 /**
  * The result of an ended element (null while it is live). sacct decides how a job died:
  * OUT_OF_MEMORY → `memory`; TIMEOUT → `runtime`; NODE_FAIL, PREEMPTED, BOOT_FAIL (and
@@ -272,6 +292,16 @@ export function outcomeOf(el: SacctElement, ctx: OutcomeContext): ResultEntry | 
         : error("error", `${stateText}: cancelled outside Drover`, null);
     default: {
       // FAILED, or COMPLETED with a non-zero code (a step failed)
+      const deferred = workerDeferral(ctx.slurmOutputTail);
+      if (deferred?.signal) {
+        return error("error", `killed by signal ${deferred.signal}`, null);
+      }
+      if (deferred?.exitCode !== undefined) {
+        // Slurm keeps 7 bits of such a status (137 shows as 9): the worker's is exact.
+        const code = deferred.exitCode;
+        const note = code > 128 ? ` (a death by signal ${code - 128})` : "";
+        return error("error", `exited with code ${code}${note}`, code);
+      }
       if (el.signal !== 0) {
         if (ctx.slurmOutputTail && /exceeded (job )?memory limit/i.test(ctx.slurmOutputTail)) {
           return error(

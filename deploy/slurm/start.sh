@@ -28,6 +28,12 @@
 set -euo pipefail
 
 LAB=${SLURM_LAB_DIR:-${TMPDIR:-/tmp}/drover-slurm}
+# One start/stop at a time (test files may run this concurrently). flock -o: the daemons
+# started below must not inherit the lock.
+if [ -z "${SLURM_LAB_LOCKED:-}" ] && command -v flock >/dev/null; then
+  mkdir -p "$(dirname "$LAB")"
+  SLURM_LAB_LOCKED=1 exec flock -o "$LAB.lock" "$BASH" "$0" "$@"
+fi
 ACCOUNTING=${SLURM_LAB_ACCOUNTING:-slurmdbd}
 CGROUPS=${SLURM_LAB_CGROUPS:-auto}
 CLUSTER=${SLURM_LAB_CLUSTER:-lab}

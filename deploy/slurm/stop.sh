@@ -8,6 +8,12 @@
 # newest per id unless --duplicates).
 set -uo pipefail
 LAB=${SLURM_LAB_DIR:-${TMPDIR:-/tmp}/drover-slurm}
+# One start/stop at a time (test files may run this concurrently). flock -o: the daemons
+# started below must not inherit the lock.
+if [ -z "${SLURM_LAB_LOCKED:-}" ] && command -v flock >/dev/null; then
+  mkdir -p "$(dirname "$LAB")"
+  SLURM_LAB_LOCKED=1 exec flock -o "$LAB.lock" "$BASH" "$0" "$@"
+fi
 PURGE=0; [ "${1:-}" = --purge ] && PURGE=1
 
 log() { echo "[slurm] $*"; }

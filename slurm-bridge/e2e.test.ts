@@ -1,0 +1,273 @@
+// Workflows on the real Slurm end to end: every function of the registry and the query
+// service in this process (test/helpers/stack.ts), a fresh database, a private
+// nats-server, and the slurm-bridge polling every second.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { connectBus, type NatsConnection } from "../bus/connect.ts";
+import { commands as cliCommands } from "../cli/main.ts";
+import type { Submission } from "../spec/submission.ts";
+import { startTestStack, type TestStack } from "../test/helpers/stack.ts";
+import { type SlurmBridge, startSlurmBridge } from "./bridge.ts";
+import { sacctByPrefix, slurmSkip, slurmWorkflow, template, testLogger, until } from "./testing.ts";
+
+const MiB = 1024 ** 2;
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const timings: string[] = [];
+
+const needsStopResume =
+  "stop" in cliCommands && "resume" in cliCommands
+    ? false
+    : "needs `drover stop` and `drover resume` (cli/commands/stop.ts, resume.ts)";
+
+describe("workflows on Slurm", { skip: slurmSkip, timeout: 600_000 }, () => {
+  let stack: TestStack;
+  let nc: NatsConnection;
+  let bridge: SlurmBridge;
+  let dir: string;
+
+  before(async () => {
+    stack = await startTestStack();
+    dir = mkdtempSync(join(tmpdir(), "drover-slurm-e2e-"));
+    nc = await connectBus(stack.nats.url, "slurm-bridge-e2e");
+    bridge = await startSlurmBridge({
+      nc,
+      log: testLogger("slurm-bridge-e2e"),
+      natsUrl: stack.nats.url,
+      stateDir: join(dir, "state"),
+      logDir: join(dir, "logs"),
+      pollSeconds: 1,
+      maxPollSeconds: 5,
+    });
+    // The bridge registers the partitions; workflows can name them once they are in.
+    await until(
+      async () => {
+        const rows = await stack.sql`
+        select 1 from queue q join cluster c on c.id = q.cluster_id
+        where c.name = 'slurm' and q.name = 'debug'`;
+        return rows.length > 0;
+      },
+      20_000,
+      "slurm queues registered",
+    );
+  });
+  after(async () => {
+    await bridge?.stop();
+    await nc?.drain();
+    await stack?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (timings.length > 0) console.log(`slurm end-to-end:\n  ${timings.join("\n  ")}`);
+  });
+
+  async function instances(workflowId: number) {
+    return stack.sql<
+      {
+        id: number;
+        task: string;
+        status: string;
+        exit_code: number | null;
+        error: string | null;
+        error_kind: string | null;
+        memory_requested: number;
+        runtime_requested: number;
+        memory_used: number | null;
+        distributor_id: string | null;
+      }[]
+    >`select i.id, t.name as task, i.status, i.exit_code, i.error, i.error_kind,
+        i.memory_requested, i.runtime_requested, i.memory_used, i.distributor_id
+      from task_instance i join task t on t.id = i.task_id
+      where i.workflow_id = ${workflowId} order by t.name, i.id`;
+  }
+
+  test("300 tasks of two templates with dependencies end DONE: one sbatch per launch batch", async () => {
+    const t0 = Date.now();
+    const before = bridge.stats();
+    const n = 150;
+    const tasks: Submission["tasks"] = [];
+    for (let i = 0; i < n; i++) {
+      tasks.push({ template: "prep", name: `prep_i-${i}`, args: { i: String(i) }, upstream: [] });
+    }
+    for (let i = 0; i < n; i++) {
+      tasks.push({ template: "agg", name: `agg_i-${i}`, args: { i: String(i) }, upstream: [i] });
+    }
+    const sub = slurmWorkflow(
+      "three hundred",
+      [
+        template("prep", "echo prep {i}", { node_args: ["i"] }),
+        template("agg", "echo agg {i}", { node_args: ["i"] }),
+      ],
+      tasks,
+    );
+    const end = await stack.run(sub, { timeoutMs: 480_000 });
+    assert.equal(end.status, "DONE");
+    assert.equal(end.counts.DONE, 300);
+    const after = bridge.stats();
+    const [row] = await stack.sql<{ batches: number }[]>`
+      select count(*)::int as batches from launch_batch where workflow_id = ${end.id}`;
+    const sbatch = after.sbatch_calls - before.sbatch_calls;
+    const sacct = after.sacct_calls - before.sacct_calls;
+    const cycles = after.poll_cycles - before.poll_cycles;
+    assert.equal(sbatch, row!.batches, "sbatch calls = launch batches");
+    assert.ok(sbatch < 300, "not one per task");
+    assert.ok(sacct <= cycles, `sacct ${sacct} <= poll cycles ${cycles}`);
+    const rows = await instances(end.id);
+    assert.equal(rows.length, 300, "one instance per task");
+    assert.deepEqual(
+      rows.filter((r) => r.status !== "DONE"),
+      [],
+    );
+    assert.ok(rows.every((r) => /^\d+_\d+$/.test(r.distributor_id ?? "")));
+    // MaxRSS from sacct (the .batch step line), in the bridge's ti.done of every element.
+    // The worker's own ti.done comes first and is what complete keeps: its peak of the
+    // command alone, absent for a command shorter than its first sample (250 ms).
+    await until(() => rows.every((r) => bridge.outcomes.has(r.id)), 30_000, "sacct outcomes");
+    const rss = rows.map((r) => bridge.outcomes.get(r.id)?.memory_used ?? 0);
+    assert.ok(
+      rss.every((b) => b > 0),
+      "MaxRSS reported for every element",
+    );
+    assert.ok(
+      rows.every((r) => bridge.outcomes.get(r.id)?.state === "COMPLETED"),
+      "sacct says COMPLETED",
+    );
+    const measured = rows.filter((r) => r.memory_used !== null).length;
+    timings.push(
+      `300 tasks: ${((Date.now() - t0) / 1000).toFixed(1)} s; launch batches ${row!.batches}, sbatch ${sbatch}, sacct ${sacct}, poll cycles ${cycles}; MaxRSS median ${(rss.sort((a, b) => a - b)[150]! / MiB).toFixed(1)} MiB; memory_used in the database for ${measured} of 300`,
+    );
+  });
+
+  test("out of memory at 100M with memory scale 4: OUT_OF_MEMORY, retried with 500M, DONE on attempt 2", async () => {
+    const t0 = Date.now();
+    const sub = slurmWorkflow(
+      "oom",
+      [
+        template("hog", 'python3 -c "x=bytearray(300*1024*1024); import time; time.sleep(1)"', {
+          resources: { memory_bytes: 100 * MiB },
+          resource_scales: { memory: 4 },
+        }),
+      ],
+      [{ template: "hog", name: "hog", args: {}, upstream: [] }],
+    );
+    const end = await stack.run(sub, { timeoutMs: 180_000 });
+    assert.equal(end.status, "DONE");
+    const rows = await instances(end.id);
+    assert.deepEqual(
+      rows.map((r) => [r.status, r.error_kind, r.memory_requested]),
+      [
+        ["RESOURCE_ERROR", "memory", 100 * MiB],
+        ["DONE", null, 500 * MiB],
+      ],
+    );
+    assert.match(rows[0]!.error!, /OUT_OF_MEMORY/);
+    assert.equal(bridge.outcomes.get(rows[0]!.id)?.state, "OUT_OF_MEMORY");
+    timings.push(`OOM then DONE: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  });
+
+  test("a task exiting 3: ERROR with exit code 3 and its stderr tail, up to max_attempts, then ERROR_FATAL", async () => {
+    const t0 = Date.now();
+    const sub = slurmWorkflow(
+      "exit three",
+      [template("bad", "echo going; echo 'it broke' >&2; exit 3")],
+      [{ template: "bad", name: "bad", args: {}, upstream: [], max_attempts: 2 }],
+    );
+    const end = await stack.run(sub, { timeoutMs: 180_000 });
+    assert.equal(end.status, "FAILED");
+    assert.equal(end.counts.ERROR_FATAL, 1);
+    const rows = await instances(end.id);
+    assert.equal(rows.length, 2);
+    for (const r of rows) {
+      assert.equal(r.status, "ERROR");
+      assert.equal(r.exit_code, 3);
+      assert.equal(r.error_kind, "error");
+      assert.match(r.error!, /exited with code 3[\s\S]*it broke/);
+    }
+    timings.push(`exit 3 twice: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  });
+
+  test("drover stop cancels running jobs (CANCELLED in sacct), HALTED; drover resume runs the rest to DONE", {
+    skip: needsStopResume,
+  }, async () => {
+    const t0 = Date.now();
+    const release = join(dir, "release");
+    const sub = slurmWorkflow(
+      "stop and resume",
+      [
+        template("quick", "echo quick {i}", { node_args: ["i"] }),
+        // Runs until released: the first attempts are still running when stopped.
+        template("slow", `for s in $(seq 300); do [ -e ${release} ] && exit 0; sleep 1; done`, {
+          node_args: ["i"],
+        }),
+      ],
+      [
+        ...[0, 1, 2].map((i) => ({
+          template: "quick",
+          name: `quick_i-${i}`,
+          args: { i: String(i) },
+          upstream: [],
+        })),
+        ...[0, 1, 2].map((i) => ({
+          template: "slow",
+          name: `slow_i-${i}`,
+          args: { i: String(i) },
+          upstream: [i],
+        })),
+      ],
+    );
+    const bound = await stack.submit(sub);
+    const wf = bound.workflow_id;
+    await until(
+      async () => {
+        const [r] = await stack.sql<{ n: number }[]>`
+        select count(*)::int as n from task where workflow_id = ${wf} and status = 'RUNNING'`;
+        return r!.n === 3;
+      },
+      120_000,
+      "the slow tasks running",
+    );
+    const slowJobs = (await instances(wf))
+      .filter((r) => r.task.startsWith("slow"))
+      .map((r) => r.distributor_id!);
+    const env = {
+      ...process.env,
+      DROVER_NATS_URL: stack.nats.url,
+      DROVER_DATABASE_URL: stack.db.url,
+      DROVER_HOME: join(dir, "home"),
+    };
+    const drover = (...args: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, "bin/drover.mjs"), ...args], {
+        env,
+        encoding: "utf8",
+        timeout: 120_000,
+      });
+    const stop = drover("stop", String(wf), "--json");
+    assert.equal(stop.status, 0, stop.stderr);
+    await until(
+      async () => {
+        const [w] = await stack.sql<
+          { status: string }[]
+        >`select status from workflow where id = ${wf}`;
+        return w!.status === "HALTED";
+      },
+      60_000,
+      "HALTED",
+    );
+    await until(
+      () => {
+        const states = new Map(sacctByPrefix(bridge.tagPrefix).map((f) => [f[0]!, f[2]!] as const));
+        return slowJobs.every((j) => states.get(j)?.startsWith("CANCELLED"));
+      },
+      60_000,
+      "the running jobs CANCELLED in sacct",
+    );
+    writeFileSync(release, "");
+    const resume = drover("resume", String(wf), "--wait", "--json");
+    assert.equal(resume.status, 0, `${resume.stdout}\n${resume.stderr}`);
+    const [w] = await stack.sql<{ status: string }[]>`select status from workflow where id = ${wf}`;
+    assert.equal(w!.status, "DONE");
+    timings.push(`stop and resume: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  });
+});
