@@ -8,6 +8,7 @@ import { complete } from "./complete/handler.ts";
 import { heartbeat } from "./heartbeat/handler.ts";
 import { launch } from "./launch/handler.ts";
 import { type RunningService, startQueryService } from "./query/service.ts";
+import { reap } from "./reap/handler.ts";
 import { registerQueues } from "./register-queues/handler.ts";
 import { retry } from "./retry/handler.ts";
 import { schedule } from "./schedule/handler.ts";
@@ -20,6 +21,7 @@ export const functions: Record<string, FunctionDefinition> = {
   [heartbeat.name]: heartbeat as unknown as FunctionDefinition,
   [complete.name]: complete as unknown as FunctionDefinition,
   [retry.name]: retry as unknown as FunctionDefinition,
+  [reap.name]: reap as unknown as FunctionDefinition,
   [registerQueues.name]: registerQueues as unknown as FunctionDefinition,
 };
 

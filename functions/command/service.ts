@@ -27,18 +27,16 @@ import { createPublisher, type Publisher } from "../../bus/publish.ts";
 import { killSubject, Subjects } from "../../bus/subjects.ts";
 import type { Logger } from "../../core/log.ts";
 import { releaseDownstream } from "../../store/downstream.ts";
+import { haltTasks, type KillList, setWorkflowStatus } from "../../store/halt.ts";
 import { resumeWorkflow } from "../../store/resume.ts";
 import { settleWorkflows } from "../../store/workflow-end.ts";
 import {
   activeOnes,
-  haltTasks,
-  type KillList,
   lockWorkflow,
   markDone,
   markRegistering,
   setTemplateLimit,
   setWorkflowLimit,
-  setWorkflowStatus,
   taskClosure,
   templateNames,
 } from "./sql.ts";
