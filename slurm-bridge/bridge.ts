@@ -152,11 +152,13 @@ const MAX_OUTCOMES = 50_000;
 const MAX_EARLY_KILLS = 100_000;
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
+    const done = () => {
       clearTimeout(t);
+      signal.removeEventListener("abort", done);
       resolve();
-    });
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
   });
 
 /** A prefix unique to this installation: its NATS URL and when its launch stream was made. */

@@ -11,27 +11,18 @@ import { connectBus } from "../bus/connect.ts";
 import { loadConfig } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
 import { startSlurmBridge } from "./bridge.ts";
-import { loadSlurmSettings } from "./options.ts";
+import { bridgeOptions, loadSlurmSettings } from "./options.ts";
 
 const config = loadConfig();
 const settings = loadSlurmSettings(config);
 const log = createLogger({ name: "slurm-bridge", level: config.logLevel });
 const nc = await connectBus(config.natsUrl, `drover-slurm-bridge-${hostname()}-${process.pid}`);
-const bridge = await startSlurmBridge({
-  nc,
-  log,
-  natsUrl: settings.workerNatsUrl ?? config.natsUrl,
-  cluster: settings.cluster,
-  stateDir: settings.stateDir,
-  logDir: config.logDir,
-  pollSeconds: settings.pollSeconds,
-  maxPollSeconds: settings.maxPollSeconds,
-  ...(settings.jobsDir ? { jobsDir: settings.jobsDir } : {}),
-  ...(settings.tagPrefix ? { tagPrefix: settings.tagPrefix } : {}),
-}).catch((err: Error) => {
-  log.fatal({ err }, "slurm bridge failed to start");
-  process.exit(1);
-});
+const bridge = await startSlurmBridge({ nc, log, ...bridgeOptions(config, settings) }).catch(
+  (err: Error) => {
+    log.fatal({ err }, "slurm bridge failed to start");
+    process.exit(1);
+  },
+);
 
 let stopping = false;
 for (const signal of ["SIGTERM", "SIGINT"] as const) {

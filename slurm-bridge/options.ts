@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import type { Config } from "../core/config.ts";
+import type { SlurmBridgeOptions } from "./bridge.ts";
 
 /**
  * The slurm-bridge's own settings, from `DROVER_SLURM_*` variables on top of the common
@@ -67,4 +68,21 @@ export function loadSlurmSettings(
     );
   }
   return Object.freeze(parsed.data);
+}
+
+/** The bridge's options from the configuration and these settings (NATS and logger aside). */
+export function bridgeOptions(
+  config: Config,
+  settings: SlurmSettings,
+): Omit<SlurmBridgeOptions, "nc" | "log"> {
+  return {
+    natsUrl: settings.workerNatsUrl ?? config.natsUrl,
+    cluster: settings.cluster,
+    stateDir: settings.stateDir,
+    logDir: config.logDir,
+    pollSeconds: settings.pollSeconds,
+    maxPollSeconds: settings.maxPollSeconds,
+    ...(settings.jobsDir ? { jobsDir: settings.jobsDir } : {}),
+    ...(settings.tagPrefix ? { tagPrefix: settings.tagPrefix } : {}),
+  };
 }

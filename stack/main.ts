@@ -1,6 +1,7 @@
 /**
  * A complete local Drover in one process: every function and service, the local bridge
- * serving `local`, `sequential` and `dummy`, and the web GUI. `drover up` starts it in the
+ * serving `local`, `sequential` and `dummy`, the slurm-bridge when `sbatch` is on the PATH
+ * and `scontrol ping` answers, and the web GUI. `drover up` starts it in the
  * background; `drover up --foreground` runs it attached. When it is ready it writes the
  * stack file (`$DROVER_HOME/stack.json`) so that commands in other shells find it; it
  * removes the file when it stops.
@@ -14,6 +15,7 @@ import { createLogger } from "../core/log.ts";
 import { ensureDatabase } from "../db/connect.ts";
 import { runFunctions } from "../functions/main.ts";
 import { runGui } from "../gui/main.ts";
+import { startSlurmBridgeIfAvailable } from "../slurm-bridge/auto.ts";
 
 export interface StackFile {
   pid: number;
@@ -52,6 +54,7 @@ export async function runStack(options: {
     log.warn({ err, port: config.guiPort }, "gui not started");
     return null;
   });
+  const slurm = await startSlurmBridgeIfAvailable(nc, log, config);
   const file = stackFilePath(config.home);
   mkdirSync(dirname(file), { recursive: true });
   const state: StackFile = {
@@ -68,6 +71,7 @@ export async function runStack(options: {
     async stop() {
       await gui?.stop();
       await bridge.stop();
+      await slurm?.stop();
       await nc.drain();
       await functions.stop();
       const current = readStackFile(config.home);
