@@ -2,8 +2,9 @@
 // and CSS: no build step). Every other path is a page of the app: index.html, whose script
 // reads the path and renders the page. Revalidated on each load (ETag), so an upgraded
 // Drover is never mixed with cached old modules.
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,10 +26,7 @@ export async function serveStatic(
   res: ServerResponse,
   pathname: string,
 ): Promise<void> {
-  if (!pathname.startsWith("/static/")) {
-    // Every other path is a page of the app.
-    return send(req, res, join(STATIC_DIR, "index.html"), TYPES[".html"]!);
-  }
+  if (!pathname.startsWith("/static/")) return sendPage(req, res, pathname);
   let decoded: string;
   try {
     decoded = decodeURIComponent(pathname.slice("/static/".length));
@@ -77,4 +75,34 @@ async function send(
   await new Promise<void>((resolve, reject) => {
     createReadStream(file).on("error", reject).on("end", resolve).pipe(res);
   });
+}
+
+/**
+ * A page of the app: index.html. On a workflow's page the server names the page's first
+ * API request in a preload link, so the browser asks for the counts while it is still
+ * loading the modules (the app's fetch of the same URL takes the preloaded answer).
+ */
+async function sendPage(req: IncomingMessage, res: ServerResponse, pathname: string) {
+  let html = await readFile(join(STATIC_DIR, "index.html"), "utf8");
+  const workflow = /^\/workflows\/(\d{1,15})\/?$/.exec(pathname)?.[1];
+  if (workflow !== undefined) {
+    html = html.replace(
+      "</head>",
+      `  <link rel="preload" href="/api/workflows/${workflow}" as="fetch" crossorigin="anonymous" />\n  </head>`,
+    );
+  }
+  const etag = `"${createHash("sha256").update(html).digest("base64url").slice(0, 16)}"`;
+  const headers = {
+    ...SECURITY_HEADERS,
+    "Content-Type": TYPES[".html"]!,
+    "Cache-Control": "no-cache",
+    ETag: etag,
+  };
+  if (req.headers["if-none-match"] === etag) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(200, { ...headers, "Content-Length": Buffer.byteLength(html) });
+  res.end(req.method === "HEAD" ? undefined : html);
 }

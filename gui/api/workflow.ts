@@ -113,11 +113,11 @@ export async function workflowOverview(
       order by a.id`,
     sql<{ array_id: number; status: string; n: number; recent: number }[]>`
       select array_id, status, count(*)::int as n,
-        count(*) filter (
-          where status = 'DONE'
-            and status_at > now() - make_interval(secs => ${RATE_WINDOW_SECONDS})
-        )::int as recent
-      from task where workflow_id = ${workflowId}
+        count(*) filter (where status = 'DONE' and status_at > since.at)::int as recent
+      from task,
+        -- once per query, not per row (an expression in the filter costs ~0.7 us a row)
+        (select now() - make_interval(secs => ${RATE_WINDOW_SECONDS}) as at) as since
+      where workflow_id = ${workflowId}
       group by 1, 2`,
   ]);
 

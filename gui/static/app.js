@@ -43,15 +43,16 @@ export function setQuery(query) {
 export function setLive(state) {
   const el = document.getElementById("live");
   el.dataset.state = state;
-  el.querySelector(".live-text").textContent =
-    state === "on" ? "live" : state === "connecting" ? "connecting" : "offline";
+  // Pages without a live stream show no indicator at all.
+  el.hidden = state === "none";
+  el.querySelector(".live-text").textContent = state === "on" ? "live" : "connecting";
 }
 
 function render() {
   current?.abort();
   const controller = new AbortController();
   current = controller;
-  setLive("off");
+  setLive("none");
   const path = location.pathname;
   for (const [pattern, page] of routes) {
     const match = path.match(pattern);

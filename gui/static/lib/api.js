@@ -29,10 +29,8 @@ export async function get(path, query = {}, signal) {
     if (v !== undefined && v !== null && v !== "") params.set(k, String(v));
   }
   const qs = params.toString();
-  const res = await fetch(`/api/${path}${qs ? `?${qs}` : ""}`, {
-    signal,
-    headers: { Accept: "application/json" },
-  });
+  // No custom headers: a request the page preloaded (index.html) is matched and reused.
+  const res = await fetch(`/api/${path}${qs ? `?${qs}` : ""}`, { signal });
   return parse(res);
 }
 

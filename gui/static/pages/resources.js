@@ -80,6 +80,7 @@ function panel(label, d, fmt) {
         ),
       ),
     ),
+    overRequest(d, fmt),
     d.samples > 0 ? histogram(d, fmt, { label }) : emptyState("No DONE attempt measured yet."),
     h(
       "table",
@@ -122,4 +123,34 @@ function cell(name, value, fmt) {
     h("span", { class: "muted small" }, `${name} `),
     h("span", { class: "num" }, value === null ? "–" : fmt(value)),
   ];
+}
+
+/** Says how far the request is from the use, when it is far either way. */
+function overRequest(d, fmt) {
+  const used = d.used.max;
+  const asked = d.requested.median;
+  if (!used || !asked || d.samples === 0) return null;
+  if (d.killed > 0) {
+    return h(
+      "div",
+      { class: "callout callout-bad" },
+      `${int(d.killed)} attempts were killed for exceeding their ${fmt(asked)} request.`,
+    );
+  }
+  const ratio = asked / used;
+  if (ratio >= 4) {
+    return h(
+      "div",
+      { class: "callout" },
+      `Requests are ${ratio >= 100 ? int(ratio) : ratio.toFixed(0)}× the most any attempt used (${fmt(used)} of ${fmt(asked)}).`,
+    );
+  }
+  if (used / asked > 0.9) {
+    return h(
+      "div",
+      { class: "callout callout-warn" },
+      `Attempts used up to ${Math.round((used / asked) * 100)}% of the request: close to the limit.`,
+    );
+  }
+  return null;
 }

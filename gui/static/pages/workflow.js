@@ -151,7 +151,7 @@ export async function render(view) {
       legend(c),
       wf.error ? notice("error", wf.error) : null,
     );
-    limitNow.textContent = wf.limit === null ? "none" : int(wf.limit);
+    limitNow.textContent = limitText(wf.limit);
     limitInput.disabled = wf.status === "DONE" || wf.status === "ABORTED";
   }
 
@@ -235,7 +235,7 @@ export async function render(view) {
       row.failed.classList.toggle("bad", c.ERROR_FATAL > 0);
       row.pending.textContent = int(c.REGISTERING);
       row.total.textContent = int(t.total);
-      row.limit.textContent = t.limit === null ? "none" : int(t.limit);
+      row.limit.textContent = limitText(t.limit);
     }
   }
 
@@ -283,12 +283,11 @@ export async function render(view) {
   }, REFRESH_MS);
   view.signal.addEventListener("abort", () => refresh.cancel());
 
-  // Both requests start at once; the counts do not wait for the DAG.
-  const dagRequest = get(`workflows/${id}/dag`, {}, view.signal);
-  dagRequest.catch(() => {});
+  // Counts first, then the DAG: its first computation for a big workflow (an aggregate
+  // over every edge, cached afterwards) must not compete with the counts.
   show(await get(`workflows/${id}`, {}, view.signal));
   try {
-    dag = await dagRequest;
+    dag = await get(`workflows/${id}/dag`, {}, view.signal);
     renderDag();
   } catch (err) {
     if (!view.signal.aborted) replace(dagBox, notice("error", err.message));
@@ -311,3 +310,5 @@ export async function render(view) {
     view.signal,
   ).addEventListener("error", () => view.setLive("connecting"));
 }
+
+const limitText = (limit) => (limit === null ? "none" : limit === 0 ? "0 · paused" : int(limit));

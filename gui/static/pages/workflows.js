@@ -232,7 +232,18 @@ export async function render(view) {
   await load();
 
   const refresh = throttle(load, 3000);
-  view.signal.addEventListener("abort", () => refresh.cancel());
+  // Status events say when a workflow starts or ends; task progress of the rows shown is
+  // re-read every few seconds while one of them is live.
+  const poll = setInterval(() => {
+    const live = [...rowsById.values()].some((cell) =>
+      /QUEUED|RUNNING|REGISTERING/.test(cell.textContent),
+    );
+    if (live) refresh();
+  }, 5000);
+  view.signal.addEventListener("abort", () => {
+    refresh.cancel();
+    clearInterval(poll);
+  });
   view.setLive("connecting");
   listen(
     "events",
