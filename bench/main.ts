@@ -4,6 +4,8 @@
  */
 const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<unknown> }>> = {
   bind: () => import("./bind.ts"),
+  lifecycle: () => import("./lifecycle.ts"),
+  chain: () => import("./chain.ts"),
 };
 
 const [name, ...argv] = process.argv.slice(2);

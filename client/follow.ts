@@ -41,7 +41,7 @@ export async function followWorkflow(
   try {
     for (;;) {
       state.pending = false;
-      const view = await queries.workflow({ workflow_id: workflowId });
+      const view = await askPatiently(() => queries.workflow({ workflow_id: workflowId }));
       options.onProgress?.(view);
       if (FINAL_WORKFLOW_STATUSES.has(view.status)) return view;
       if (options.signal?.aborted) throw options.signal.reason;
@@ -62,5 +62,22 @@ export async function followWorkflow(
     }
   } finally {
     events.unsubscribe();
+  }
+}
+
+/**
+ * The query service may be restarting (a stack restart, a rolling deploy): keep asking
+ * for up to 30 s before giving up; the workflow runs on without us meanwhile.
+ */
+async function askPatiently<T>(ask: () => Promise<T>): Promise<T> {
+  const giveUpAt = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await ask();
+    } catch (err) {
+      if (!/no Drover query service|timeout/i.test((err as Error).message) || Date.now() > giveUpAt)
+        throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 }
