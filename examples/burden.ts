@@ -21,7 +21,11 @@ export function burdenWorkflow(out = "/tmp/drover-example") {
     nodeArgs: ["location"],
     opArgs: ["out"],
   });
-  const report = tool.template({ name: "report", command: "sh examples/bin/report.sh {out}", opArgs: ["out"] });
+  const report = tool.template({
+    name: "report",
+    command: "sh examples/bin/report.sh {out}",
+    opArgs: ["out"],
+  });
 
   const locations = Array.from({ length: 24 }, (_, i) => i + 1);
   const workflow = tool.workflow({
@@ -31,7 +35,12 @@ export function burdenWorkflow(out = "/tmp/drover-example") {
     defaultMaxAttempts: 3,
     attributes: { team: "demo" },
   });
-  workflow.addTasks(model.createTasks({ foreach: { location: locations, year: [2019, 2020, 2021] }, args: { out } }));
+  workflow.addTasks(
+    model.createTasks({
+      foreach: { location: locations, year: [2019, 2020, 2021] },
+      args: { out },
+    }),
+  );
   workflow.addTasks(
     aggregate.createTasks({
       foreach: { location: locations },
@@ -45,7 +54,8 @@ export function burdenWorkflow(out = "/tmp/drover-example") {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await burdenWorkflow(process.argv[2]).run({
-    onProgress: (view) => process.stderr.write(`${view.status}: ${view.counts.DONE}/${view.total} done\n`),
+    onProgress: (view) =>
+      process.stderr.write(`${view.status}: ${view.counts.DONE}/${view.total} done\n`),
   });
   console.log(JSON.stringify(result.counts));
   console.log(`workflow ${result.workflowId} ended ${result.status}`);

@@ -44,8 +44,12 @@ if (result.error) {
   process.exit(run.code || 1);
 }
 say(`Workflow ${result.id} ended ${result.status}`);
-for (const [status, n] of Object.entries(result.counts)) if (n > 0) console.log(`  ${status.padEnd(20)} ${n}`);
-const report = spawnSync("sh", ["examples/bin/report.sh", "/tmp/drover-example"], { cwd: root, encoding: "utf8" });
+for (const [status, n] of Object.entries(result.counts))
+  if (n > 0) console.log(`  ${status.padEnd(20)} ${n}`);
+const report = spawnSync("sh", ["examples/bin/report.sh", "/tmp/drover-example"], {
+  cwd: root,
+  encoding: "utf8",
+});
 if (report.stdout) console.log(`  ${report.stdout.trim()}`);
 console.log(`
 Where to look next:

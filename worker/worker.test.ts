@@ -4,10 +4,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connectBus, type NatsConnection } from "../bus/connect.ts";
 import type { TiDone, TiError, TiHeartbeat, TiRunning } from "../bus/schemas.ts";
-import { ensureStream } from "../bus/streams.ts";
+import { ensureSharedStreams } from "../bus/streams.ts";
 import { startNats, type TestNats } from "../test/helpers/nats.ts";
 import type { Manifest } from "./manifest.ts";
 
@@ -26,9 +26,8 @@ const seen = {
 before(async () => {
   nats = await startNats();
   nc = await connectBus(nats.url, "worker-test");
-  await ensureStream(await jetstreamManager(nc), "TEST_RESULTS", ["ti.>"], {
-    retention: RetentionPolicy.Limits,
-  });
+  // Every function stream, as a running installation has them (none consumed here).
+  await ensureSharedStreams(await jetstreamManager(nc));
   nc.subscribe("ti.>", {
     callback: (_err, m) => {
       if (m.subject === "ti.running") seen.running.push(...m.json<TiRunning>().instances);

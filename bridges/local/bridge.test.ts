@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { jetstream, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connectBus, type NatsConnection } from "../../bus/connect.ts";
 import { createPublisher, type Publisher } from "../../bus/publish.ts";
 import type {
@@ -14,8 +14,8 @@ import type {
   TiLaunched,
   TiRunning,
 } from "../../bus/schemas.ts";
-import { ensureStream } from "../../bus/streams.ts";
-import { killSubject, launchSubject } from "../../bus/subjects.ts";
+import { ensureSharedStreams } from "../../bus/streams.ts";
+import { killSubject, launchSubject, streamNameFor } from "../../bus/subjects.ts";
 import { silentLogger } from "../../core/log.ts";
 import { startNats, type TestNats } from "../../test/helpers/nats.ts";
 import { treeMembers } from "../../worker/proc.ts";
@@ -51,9 +51,7 @@ before(async () => {
   nc = await connectBus(nats.url, "bridge-test");
   // Result subjects need a stream to be published with JetStream (the functions that
   // consume them are not running here).
-  await ensureStream(await jetstreamManager(nc), "TEST_RESULTS", ["ti.>", "bridge.heartbeat.>"], {
-    retention: RetentionPolicy.Limits,
-  });
+  await ensureSharedStreams(await jetstreamManager(nc));
   nc.subscribe("ti.>", {
     callback: (_err, m) => {
       const data = m.json<unknown>();
@@ -338,7 +336,9 @@ describe("local bridge: NATS restarts", () => {
     while (!found && Date.now() < end) {
       try {
         const jsm = await jetstreamManager(nc);
-        const m = await jsm.streams.getMessage("TEST_RESULTS", { last_by_subj: "ti.done" });
+        const m = await jsm.streams.getMessage(streamNameFor("complete"), {
+          last_by_subj: "ti.done",
+        });
         found = m?.json<TiDone>().results.some((r) => r.id === id) ?? false;
       } catch {
         // not reconnected yet
