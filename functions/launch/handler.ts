@@ -167,21 +167,11 @@ export async function instantiate(
   });
 }
 
-/** The stream holding task.queued, consumed by this function. */
-export const LAUNCH_FUNCTION_STREAM = "DROVER_FN_LAUNCH";
-
 export function createLaunch(options: LaunchOptions = {}) {
   const r = resolve(options);
   return defineFunction({
     name: "launch",
     schemas: { [Subjects.taskQueued]: TaskQueued },
-    // Not the default stream name: streamNameFor("launch") is DROVER_LAUNCH, the shared
-    // stream of launch.<cluster> that the bridges consume.
-    stream: {
-      name: LAUNCH_FUNCTION_STREAM,
-      subjects: [Subjects.taskQueued],
-      filterSubject: Subjects.taskQueued,
-    },
     concurrency: 4,
     async handle(msg, ctx) {
       const workflowId = msg.data.workflow_id;
