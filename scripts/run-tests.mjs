@@ -42,6 +42,9 @@ const child = spawn(
     "--test-reporter=./scripts/count-reporter.mjs",
     "--test-reporter-destination=stderr",
     "--test-concurrency=2",
+    // A file whose setup failed may leave a connection open: it must not hang the run.
+    "--test-force-exit",
+    "--test-timeout=600000",
     ...files,
   ],
   { stdio: ["ignore", "inherit", "inherit"] },
