@@ -8,6 +8,8 @@ export interface Io {
   stdout(text: string): void;
   stderr(text: string): void;
   env: Record<string, string | undefined>;
+  /** stderr is a terminal: live progress bars and colour */
+  isTTY?: boolean;
 }
 
 export function processIo(): Io {
@@ -15,6 +17,7 @@ export function processIo(): Io {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     env: process.env,
+    isTTY: process.stderr.isTTY === true && !process.env.NO_COLOR,
   };
 }
 

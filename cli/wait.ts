@@ -1,6 +1,7 @@
 // Following a workflow from the CLI: progress on stderr, the final status on stdout.
 import type { WorkflowAnswer } from "../bus/queries.ts";
 import { type Io, writeJson } from "./args.ts";
+import { ProgressTracker, progressBar } from "./progress.ts";
 import { progressLine, renderStatus, statusJson } from "./render.ts";
 
 /** Exit code of a waited-for workflow (SPEC.md §2): 0 DONE, 1 otherwise. */
@@ -13,17 +14,25 @@ export async function waitAndReport(
   json: boolean,
   follow: (onProgress: (view: WorkflowAnswer) => void) => Promise<WorkflowAnswer>,
 ): Promise<number> {
+  const tracker = new ProgressTracker();
   let last = "";
   let lastAt = 0;
   const final = await follow((view) => {
+    const { rate, eta } = tracker.update(view);
+    if (io.isTTY) {
+      // A terminal: one line redrawn in place.
+      io.stderr(`\r\u001b[2K${progressBar(view, rate, eta, true)}`);
+      return;
+    }
+    // Not a terminal: a plain line when something changed, at most every 5 s.
     const line = progressLine(view);
-    // Not a terminal: a plain line when something changed, at most every 2 s.
-    if (line !== last && Date.now() - lastAt > 2000) {
+    if (line !== last && Date.now() - lastAt > 5000) {
       io.stderr(`${line}\n`);
       last = line;
       lastAt = Date.now();
     }
   });
+  if (io.isTTY) io.stderr("\n");
   if (json) writeJson(io, statusJson(final));
   else io.stdout(renderStatus(final));
   return exitCodeFor(final.status);
