@@ -264,6 +264,36 @@ exec sbatch "$@"
     }
   });
 
+  test("an sbatch that timed out after Slurm took the job: found by its tag, not submitted again", async () => {
+    const env = await startBridgeEnv({ submitBackoff: { baseMs: 200, capMs: 1000 } });
+    try {
+      const wrapper = join(env.dir, "sbatch");
+      // Submits, then says it timed out (as when the controller answers too late).
+      writeFileSync(
+        wrapper,
+        `#!/bin/bash
+sbatch "$@" >/dev/null || exit 1
+echo "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation" >&2
+exit 1
+`,
+      );
+      chmodSync(wrapper, 0o755);
+      env.bridge.commands.paths.sbatch = wrapper;
+      const batch = launchBatch(["true"]);
+      const [id] = batch.instances.map((i) => i.id) as [number];
+      await env.launch(batch);
+      await until(() => env.bridge.outcomes.get(id), 60_000);
+      const s = env.bridge.stats();
+      assert.equal(s.sbatch_calls, 1, "no second sbatch");
+      assert.ok(s.squeue_calls >= 1, "looked up by tag");
+      assert.equal(env.bridge.outcomes.get(id)?.kind, "done");
+      const jobs = new Set(sacctByPrefix(env.bridge.tagPrefix).map((f) => f[0]!.split("_")[0]));
+      assert.equal(jobs.size, 1);
+    } finally {
+      await env.stop();
+    }
+  });
+
   test("sbatch refusing a batch: its instances are reported as errors, nothing is lost", async () => {
     const env = await startBridgeEnv();
     try {

@@ -382,6 +382,7 @@ export async function startSlurmBridge(options: SlurmBridgeOptions): Promise<Slu
               ...(options.submitBackoff?.maxUnknownAttempts
                 ? { maxUnknownAttempts: options.submitBackoff.maxUnknownAttempts }
                 : {}),
+              lookup: () => findJobByTag(cmds, written.tag, Date.now() - adoptWindowMs),
               onRetry: (attempt, delay, err) =>
                 log.warn(
                   { tag: written.tag, attempt, delay, err: err.message },

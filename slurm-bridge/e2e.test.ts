@@ -2,7 +2,7 @@
 // service in this process (test/helpers/stack.ts), a fresh database, a private
 // nats-server, and the slurm-bridge polling every second.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -237,13 +237,21 @@ describe("workflows on Slurm", { skip: slurmSkip, timeout: 600_000 }, () => {
       DROVER_DATABASE_URL: stack.db.url,
       DROVER_HOME: join(dir, "home"),
     };
+    // Not spawnSync: the command service answering it runs in this process.
     const drover = (...args: string[]) =>
-      spawnSync(process.execPath, [join(ROOT, "bin/drover.mjs"), ...args], {
-        env,
-        encoding: "utf8",
-        timeout: 120_000,
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [join(ROOT, "bin/drover.mjs"), ...args], { env });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => {
+          stdout += d;
+        });
+        child.stderr.on("data", (d) => {
+          stderr += d;
+        });
+        child.on("exit", (status) => resolve({ status, stdout, stderr }));
       });
-    const stop = drover("stop", String(wf), "--json");
+    const stop = await drover("stop", String(wf), "--json");
     assert.equal(stop.status, 0, stop.stderr);
     await until(
       async () => {
@@ -264,7 +272,7 @@ describe("workflows on Slurm", { skip: slurmSkip, timeout: 600_000 }, () => {
       "the running jobs CANCELLED in sacct",
     );
     writeFileSync(release, "");
-    const resume = drover("resume", String(wf), "--wait", "--json");
+    const resume = await drover("resume", String(wf), "--wait", "--json");
     assert.equal(resume.status, 0, `${resume.stdout}\n${resume.stderr}`);
     const [w] = await stack.sql<{ status: string }[]>`select status from workflow where id = ${wf}`;
     assert.equal(w!.status, "DONE");

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { diedBySignal } from "../worker/results.ts";
 import {
   compactIndices,
   expandIndices,
@@ -212,5 +213,28 @@ describe("sacct states as results", () => {
     assert.match(r.error.message, /OUT_OF_MEMORY.*100 MiB/);
     assert.equal(r.error.exit_code, null);
     assert.equal(r.error.memory_used, 5 * 1024 ** 2);
+  });
+});
+
+describe("what the worker leaves to the bridge (manifest signal_deaths: bridge)", () => {
+  const outcome = (exitCode: number | null, signal: NodeJS.Signals | null) => ({
+    exitCode,
+    signal,
+    startedAt: 0,
+    runtimeSeconds: 1,
+    stderrTail: "",
+  });
+
+  test("deaths by signal, shell-reported ones (> 128) and anything after Slurm signalled it", () => {
+    assert.equal(diedBySignal(outcome(null, "SIGKILL"), false), true);
+    assert.equal(diedBySignal(outcome(137, null), false), true);
+    assert.equal(diedBySignal(outcome(0, null), true), true);
+    assert.equal(diedBySignal(outcome(1, null), true), true);
+  });
+
+  test("its own exits: the worker reports them at once", () => {
+    assert.equal(diedBySignal(outcome(0, null), false), false);
+    assert.equal(diedBySignal(outcome(3, null), false), false);
+    assert.equal(diedBySignal(outcome(128, null), false), false);
   });
 });

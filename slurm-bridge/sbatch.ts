@@ -246,6 +246,11 @@ export interface SubmitOptions {
   baseBackoffMs?: number;
   capBackoffMs?: number;
   onRetry?(attempt: number, delayMs: number, err: CommandFailed): void;
+  /**
+   * Before each retry: the job a failed attempt may have submitted all the same (an
+   * sbatch that timed out after the controller took the job). Throws when it cannot tell.
+   */
+  lookup?(): Promise<string | undefined>;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -270,7 +275,20 @@ export async function submitPart(
   written: WrittenPart,
   o: SubmitOptions,
 ): Promise<string> {
+  let failedBefore = false;
   for (let attempt = 1; ; attempt++) {
+    if (failedBefore && o.lookup) {
+      let found: string | undefined;
+      try {
+        found = await o.lookup();
+      } catch {
+        // Cannot tell whether the last attempt went through: do not submit, wait.
+        if (o.signal.aborted) throw new Error("bridge stopping: submission abandoned");
+        await sleep(submitBackoffMs(attempt, o.baseBackoffMs, o.capBackoffMs), o.signal);
+        continue;
+      }
+      if (found) return found;
+    }
     const result = await cmds.run("sbatch", [
       "--parsable",
       `--array=${written.array}`,
@@ -279,6 +297,7 @@ export async function submitPart(
     const jobId = /^(\d+)/.exec(result.stdout.trim())?.[1];
     if (result.code === 0 && jobId) return jobId;
     const err = new CommandFailed("sbatch", result);
+    failedBefore = true;
     const kind = classifySbatchError(`${result.stderr}\n${result.stdout}`);
     if (kind === "permanent" || (kind === "unknown" && attempt >= (o.maxUnknownAttempts ?? 5))) {
       throw new SbatchRefused(err.message, { cause: err });
