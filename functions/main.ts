@@ -9,17 +9,18 @@ import { loadConfig } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
 import { createSql } from "../db/connect.ts";
 import { migrate } from "../db/migrate.ts";
-import { functions, services } from "./registry.ts";
+import { createFunctions, services } from "./registry.ts";
 
 export async function runFunctions(names: string[]): Promise<{ stop(): Promise<void> }> {
   // Services (request/reply, e.g. query) share the namespace and are started alike.
+  const config = loadConfig();
+  const functions = createFunctions(config);
   const known = [...Object.keys(functions), ...Object.keys(services)];
   const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length > 0) {
     throw new Error(`unknown function(s): ${unknown.join(", ")} (known: ${known.join(", ")})`);
   }
   const selected = names.length > 0 ? names : known;
-  const config = loadConfig();
   const log = createLogger({ name: "drover-functions", level: config.logLevel });
   const sql = createSql(config.databaseUrl, {
     max: 10,
