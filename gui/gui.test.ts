@@ -346,6 +346,20 @@ describe("web GUI", { timeout: 600_000 }, () => {
         () => true,
         (err: Error) => !/no responders|503/i.test(err.message),
       );
+    if (answered) {
+      // A template's limit, set from its row, goes through the command service too.
+      const row = page.locator('tr[data-template="wait"]');
+      await row.locator("input").fill("2");
+      await row.locator("button", { hasText: "Set" }).click();
+      await waitFor(
+        "limit set",
+        async () => (await row.locator(".limit-now").innerText()) === "2",
+        10_000,
+      );
+      const [limit] = await stack.db.sql<{ limit: number | null }[]>`
+        select max_concurrently_running as limit from task_array where workflow_id = ${run.workflow_id}`;
+      assert.equal(limit!.limit, 2);
+    }
     await page.click("#stop");
     if (!answered) {
       // No command service on the bus: the page says so, clearly, and nothing changes.

@@ -2,7 +2,7 @@
 // time (the server counts and slices; a 100,000-task workflow ships one page).
 import { get, listen } from "../lib/api.js";
 import { debounce, h, replace, throttle } from "../lib/dom.js";
-import { ago, dateTime, TASK_STATUSES } from "../lib/format.js";
+import { ago, dateTime, int, TASK_STATUSES } from "../lib/format.js";
 import { badge, emptyState, notice, pager, section } from "../lib/widgets.js";
 import { workflowHeader } from "./header.js";
 
@@ -46,6 +46,7 @@ export async function render(view) {
   );
   sizeSelect.value = String(state.limit);
   const body = h("div", {}, h("div", { class: "loading" }, "Loading…"));
+  const count = h("span", { class: "muted", id: "tasks-count" });
 
   view.main.append(
     header.el,
@@ -57,7 +58,7 @@ export async function render(view) {
       h("label", { class: "field field-grow" }, h("span", {}, "Name"), nameInput),
       h("label", { class: "field" }, h("span", {}, "Page"), sizeSelect),
     ),
-    section("Tasks", null, body),
+    section("Tasks", count, body),
   );
 
   get(`workflows/${id}`, {}, view.signal).then(
@@ -81,6 +82,7 @@ export async function render(view) {
       if (!view.signal.aborted) replace(body, notice("error", err.message));
       return;
     }
+    count.textContent = `${int(data.total)} task${data.total === 1 ? "" : "s"}`;
     const known = new Set([...templateSelect.options].map((o) => o.value));
     for (const t of data.templates)
       if (!known.has(t)) templateSelect.append(h("option", { value: t }, t));
