@@ -11,9 +11,12 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { CommandSubjects } from "../bus/commands.ts";
+import { connectBus } from "../bus/connect.ts";
 import { submitWorkflow } from "../client/submit.ts";
 import { TASK_STATUSES } from "../store/statuses.ts";
-import { NO_COMMAND_SERVICE } from "./actions.ts";
+import { startNats } from "../test/helpers/nats.ts";
+import { NO_COMMAND_SERVICE, runAction } from "./actions.ts";
+import type { HttpError } from "./http.ts";
 import { big, burden, failing, type GuiStack, sleepers, startGuiStack, XSS } from "./testing.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -427,6 +430,24 @@ describe("web GUI", { timeout: 600_000 }, () => {
       }).on("error", reject);
     });
     assert.equal(rebound, 421);
+  });
+
+  test("an action with no command service on the bus: 503 with a clear message", async () => {
+    const lone = await startNats();
+    const nc = await connectBus(lone.url, "gui-test-no-commands");
+    try {
+      await assert.rejects(runAction(nc, "stop", { workflow_id: 1 }), (err: HttpError) => {
+        assert.equal(err.status, 503);
+        assert.equal(err.message, NO_COMMAND_SERVICE);
+        return true;
+      });
+      await assert.rejects(runAction(nc, "concurrency", { workflow_id: 1, limit: -1 }), {
+        status: 400,
+      });
+    } finally {
+      await nc.close();
+      await lone.stop();
+    }
   });
 
   test("the GUI's database connection cannot write", async (t) => {
