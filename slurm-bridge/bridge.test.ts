@@ -57,11 +57,7 @@ describe("slurm-bridge on a real Slurm", { skip: slurmSkip }, () => {
     const batch = launchBatch(commands);
     await env.launch(batch);
     const ids = batch.instances.map((i) => i.id);
-    await until(
-      () => ids.every((id) => env.bridge.outcomes.has(id)),
-      90_000,
-      "every element reported from sacct",
-    );
+    await env.settle(ids, 90_000);
     const after = env.bridge.stats();
     assert.equal(after.sbatch_calls - before.sbatch_calls, 1, "one sbatch for the batch");
     assert.ok(after.sacct_calls - before.sacct_calls <= after.poll_cycles - before.poll_cycles);
@@ -113,7 +109,7 @@ describe("slurm-bridge on a real Slurm", { skip: slurmSkip }, () => {
     );
     await env.launch(batch);
     const [oom, ok] = batch.instances.map((i) => i.id) as [number, number];
-    await until(() => env.bridge.outcomes.has(oom) && env.bridge.outcomes.has(ok), 60_000);
+    await env.settle([oom, ok]);
     assert.equal(env.bridge.outcomes.get(oom)?.state, "OUT_OF_MEMORY");
     const results = env.seen.results(oom);
     assert.deepEqual(
@@ -138,7 +134,7 @@ describe("slurm-bridge on a real Slurm", { skip: slurmSkip }, () => {
     const running = ids.filter((id) => env.seen.count("ti.running", id) > 0);
     const before = env.bridge.stats().scancel_calls;
     await env.kill(ids, "workflow stopped");
-    await until(() => ids.every((id) => env.bridge.outcomes.has(id)), 30_000, "all killed");
+    await env.settle(ids, 30_000);
     assert.equal(env.bridge.stats().scancel_calls - before, 1, "one scancel for the order");
     for (const id of ids) {
       assert.deepEqual(
@@ -162,7 +158,7 @@ describe("slurm-bridge on a real Slurm", { skip: slurmSkip }, () => {
       return true;
     });
     await env.launch(batch);
-    await until(() => env.bridge.outcomes.has(early) && env.seen.first(other), 30_000);
+    await env.settle([early, other], 30_000);
     assert.equal(env.bridge.outcomes.get(early)?.kind, "killed");
     assert.equal(env.seen.first(other)?.kind, "done");
     const manifest = readFileSync(
@@ -183,7 +179,7 @@ describe("slurm-bridge on a real Slurm", { skip: slurmSkip }, () => {
     const jobId = env.seen.launched.find((l) => l.id === id)!.distributor_id;
     const { spawnSync } = await import("node:child_process");
     assert.equal(spawnSync("scancel", [jobId]).status, 0);
-    await until(() => env.bridge.outcomes.get(id), 30_000);
+    await env.settle([id], 30_000);
     assert.equal(env.seen.first(id)?.kind, "error");
     assert.match(env.bridge.outcomes.get(id)!.message!, /CANCELLED.*outside Drover/);
   });

@@ -27,6 +27,9 @@ import { Poller } from "./poller.ts";
 import { compactIndices, outcomeOf, parseSacct, phaseOf, sacctArgs } from "./sacct.ts";
 import {
   findJobByTag,
+  jobTag,
+  type Part,
+  partFiles,
   readMaxArraySize,
   SbatchRefused,
   splitParts,
@@ -142,6 +145,8 @@ export interface SlurmBridge {
   outcomes: ReadonlyMap<number, ReportedOutcome>;
   /** runs one poll cycle now (tests) */
   pollNow(): Promise<boolean>;
+  /** resolves once everything reported so far is published */
+  flush(): Promise<void>;
   /** Stops taking work and polling; jobs keep running in Slurm for the next bridge. */
   stop(): Promise<void>;
 }
@@ -213,6 +218,8 @@ export async function startSlurmBridge(options: SlurmBridgeOptions): Promise<Slu
   };
 
   const report = (inst: TrackedInstance | undefined, result: ResultEntry, state_: string) => {
+    // Reported already (a kill and a poll crossing): once is enough.
+    if (inst && state.instance(inst.id) !== inst) return;
     reporter.reportResult(result);
     const entry = "done" in result ? result.done : result.error;
     const kind = "done" in result ? "done" : result.error.kind;
@@ -336,6 +343,78 @@ export async function startSlurmBridge(options: SlurmBridgeOptions): Promise<Slu
     }
   }
 
+  const fileOptions = {
+    jobsDir,
+    logDir: options.logDir,
+    natsUrl: options.natsUrl,
+    tagPrefix,
+    node,
+    worker,
+  };
+
+  /** Submits one part (or finds it already submitted) and tracks it; undefined if none. */
+  async function acceptPart(
+    batch: LaunchBatch,
+    part: Part,
+    delivery: number,
+  ): Promise<TrackedPart | undefined> {
+    const tag = jobTag(tagPrefix, batch.batch_id, part.part);
+    const files = partFiles(jobsDir, batch.batch_id, part.part);
+    // Delivered before: an earlier attempt may have submitted it and died.
+    let jobId = delivery > 1 ? await lookupTag(tag, Date.now() - adoptWindowMs) : undefined;
+    if (jobId) {
+      counters.partsAdopted++;
+      log.info({ tag, job: jobId, delivery }, "batch found in Slurm: adopted");
+      // Its elements read the manifest written then: it is kept as it is.
+      if (!existsSync(files.manifest)) writePart(batch, part, fileOptions);
+    } else {
+      const keep = part.instances.filter((i) => {
+        const reason = earlyKills.get(i.id);
+        if (reason === undefined) return true;
+        report(undefined, killedResult(i.id, `killed before it started: ${reason}`), "-");
+        return false;
+      });
+      if (keep.length === 0) return undefined;
+      const written = writePart(batch, { ...part, instances: keep }, fileOptions);
+      const backoff = options.submitBackoff ?? {};
+      try {
+        jobId = await submitPart(cmds, written, {
+          signal: abort.signal,
+          ...(backoff.baseMs ? { baseBackoffMs: backoff.baseMs } : {}),
+          ...(backoff.capMs ? { capBackoffMs: backoff.capMs } : {}),
+          ...(backoff.maxUnknownAttempts ? { maxUnknownAttempts: backoff.maxUnknownAttempts } : {}),
+          lookup: () => findJobByTag(cmds, tag, Date.now() - adoptWindowMs),
+          onRetry: (attempt, delay, err) =>
+            log.warn({ tag, attempt, delay, err: err.message }, "sbatch failed, retrying"),
+        });
+      } catch (err) {
+        if (!(err instanceof SbatchRefused)) throw err;
+        log.error({ tag, err: err.message }, "sbatch refused the batch");
+        for (const i of keep) {
+          const message = `not submitted: ${err.message}`.slice(0, 2000);
+          report(
+            undefined,
+            { error: { id: i.id, kind: "error", exit_code: null, message } },
+            "REFUSED",
+          );
+        }
+        return undefined;
+      }
+      counters.partsSubmitted++;
+    }
+    await options.afterSubmit?.(tag, jobId);
+    const tracked = state.adopt({
+      batchId: batch.batch_id,
+      part: part.part,
+      jobId,
+      tag,
+      manifestPath: files.manifest,
+      submittedAt: Date.now(),
+    });
+    track(tracked);
+    return tracked;
+  }
+
   async function handleLaunch(batch: LaunchBatch, delivery: number): Promise<void> {
     counters.batches++;
     const entries: LaunchedEntry[] = [];
@@ -344,82 +423,8 @@ export async function startSlurmBridge(options: SlurmBridgeOptions): Promise<Slu
       let tracked = state.part(batch.batch_id, part.part);
       if (!tracked && state.hasFinished(batch.batch_id, part.part)) continue;
       if (!tracked) {
-        const keep = part.instances.filter((i) => {
-          const reason = earlyKills.get(i.id);
-          if (reason === undefined) return true;
-          report(undefined, killedResult(i.id, `killed before it started: ${reason}`), "-");
-          return false;
-        });
-        if (keep.length === 0) continue;
-        const written = writePart(
-          batch,
-          { ...part, instances: keep },
-          {
-            jobsDir,
-            logDir: options.logDir,
-            natsUrl: options.natsUrl,
-            tagPrefix,
-            node,
-            worker,
-          },
-        );
-        // Delivered before: an earlier attempt may have submitted it and died.
-        let jobId =
-          delivery > 1 ? await lookupTag(written.tag, Date.now() - adoptWindowMs) : undefined;
-        if (jobId) {
-          counters.partsAdopted++;
-          log.info({ tag: written.tag, job: jobId, delivery }, "batch found in Slurm: adopted");
-        } else {
-          try {
-            jobId = await submitPart(cmds, written, {
-              signal: abort.signal,
-              ...(options.submitBackoff?.baseMs
-                ? { baseBackoffMs: options.submitBackoff.baseMs }
-                : {}),
-              ...(options.submitBackoff?.capMs
-                ? { capBackoffMs: options.submitBackoff.capMs }
-                : {}),
-              ...(options.submitBackoff?.maxUnknownAttempts
-                ? { maxUnknownAttempts: options.submitBackoff.maxUnknownAttempts }
-                : {}),
-              lookup: () => findJobByTag(cmds, written.tag, Date.now() - adoptWindowMs),
-              onRetry: (attempt, delay, err) =>
-                log.warn(
-                  { tag: written.tag, attempt, delay, err: err.message },
-                  "sbatch failed, retrying",
-                ),
-            });
-          } catch (err) {
-            if (!(err instanceof SbatchRefused)) throw err;
-            log.error({ tag: written.tag, err: err.message }, "sbatch refused the batch");
-            for (const i of keep) {
-              report(
-                undefined,
-                {
-                  error: {
-                    id: i.id,
-                    kind: "error",
-                    exit_code: null,
-                    message: `not submitted: ${err.message}`.slice(0, 2000),
-                  },
-                },
-                "REFUSED",
-              );
-            }
-            continue;
-          }
-          counters.partsSubmitted++;
-        }
-        await options.afterSubmit?.(written.tag, jobId);
-        tracked = state.adopt({
-          batchId: batch.batch_id,
-          part: part.part,
-          jobId,
-          tag: written.tag,
-          manifestPath: written.files.manifest,
-          submittedAt: Date.now(),
-        });
-        track(tracked);
+        tracked = await acceptPart(batch, part, delivery);
+        if (!tracked) continue;
         fresh.push(tracked);
       }
       entries.push(...tracked.launched);
@@ -427,6 +432,7 @@ export async function startSlurmBridge(options: SlurmBridgeOptions): Promise<Slu
     // Announced before the launch is acked: if this fails, the launch comes again and
     // finds its parts in the state.
     if (entries.length > 0) await reporter.launched(cluster, entries);
+    // Kill orders that came while the batch was on its way.
     const lateKills = fresh.flatMap((p) =>
       [...p.live.values()].filter((i) => earlyKills.has(i.id)),
     );
@@ -546,10 +552,22 @@ export async function startSlurmBridge(options: SlurmBridgeOptions): Promise<Slu
     return activity;
   }
 
+  /** One cycle at a time (the poller's and pollNow's). */
+  let inCycle: Promise<boolean> | undefined;
+  async function serialCycle(): Promise<boolean> {
+    while (inCycle) await inCycle.catch(() => false);
+    inCycle = pollCycle();
+    try {
+      return await inCycle;
+    } finally {
+      inCycle = undefined;
+    }
+  }
+
   const poller = new Poller({
     minMs: (options.pollSeconds ?? 10) * 1000,
     maxMs: (options.maxPollSeconds ?? 60) * 1000,
-    cycle: pollCycle,
+    cycle: serialCycle,
     onError: (err) => log.error({ err }, "poll cycle failed"),
   });
 
@@ -680,7 +698,8 @@ export async function startSlurmBridge(options: SlurmBridgeOptions): Promise<Slu
     commands: cmds,
     stats,
     outcomes,
-    pollNow: pollCycle,
+    pollNow: serialCycle,
+    flush: () => reporter.flush(),
     stop() {
       stopped ??= (async () => {
         abort.abort();

@@ -198,7 +198,7 @@ describe("workflows on Slurm", { skip: slurmSkip, timeout: 600_000 }, () => {
       [
         template("quick", "echo quick {i}", { node_args: ["i"] }),
         // Runs until released: the first attempts are still running when stopped.
-        template("slow", `for s in $(seq 300); do [ -e ${release} ] && exit 0; sleep 1; done`, {
+        template("slow", `for s in $(seq 120); do [ -e ${release} ] && exit 0; sleep 1; done`, {
           node_args: ["i"],
         }),
       ],

@@ -142,6 +142,8 @@ export interface BridgeEnv {
   bridge: SlurmBridge;
   launch(batch: LaunchBatch): Promise<void>;
   kill(ids: number[], reason?: string): Promise<void>;
+  /** waits until the bridge reported every one of `ids` and its reports arrived here */
+  settle(ids: readonly number[], ms?: number): Promise<void>;
   /** the current bridge's connection drops dead (the bridge "dies": nothing it does reaches NATS) */
   crash(): Promise<void>;
   /** a second bridge on the same NATS, state and logs (after the first stopped or died) */
@@ -189,6 +191,11 @@ export async function startBridgeEnv(
       publish(launchSubject(batch.cluster), batch, { msgID: `launch-${batch.batch_id}` }),
     kill: (ids, reason = "test kill") =>
       publish(killSubject("slurm"), { v: 1, instance_ids: ids, reason }),
+    async settle(ids, ms = 60_000) {
+      await until(() => ids.every((id) => env.bridge.outcomes.has(id)), ms, "the bridge's results");
+      await env.bridge.flush();
+      await nc.flush();
+    },
     async crash() {
       await bridgeConns.at(-1)!.close();
     },
