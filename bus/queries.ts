@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { TASK_STATUSES } from "../store/statuses.ts";
 import { Subjects } from "./subjects.ts";
 
 /**
@@ -21,19 +22,7 @@ const id = z.number().int().positive();
 const status = z
   .string()
   .transform((s) => s.toUpperCase())
-  .pipe(
-    z.enum([
-      "REGISTERING",
-      "QUEUED",
-      "INSTANTIATING",
-      "LAUNCHED",
-      "RUNNING",
-      "DONE",
-      "ERROR_RECOVERABLE",
-      "ADJUSTING_RESOURCES",
-      "ERROR_FATAL",
-    ]),
-  );
+  .pipe(z.enum(TASK_STATUSES));
 
 /** Rows per answer at most: keeps a reply under NATS's 1 MB payload. */
 export const MAX_QUERY_ROWS = 5000;

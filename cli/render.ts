@@ -1,17 +1,8 @@
 // Text and JSON shapes the commands print (SPEC.md §2).
 import type { WorkflowAnswer } from "../bus/queries.ts";
+import { TASK_STATUSES } from "../store/statuses.ts";
 
-export const TASK_STATUSES = [
-  "REGISTERING",
-  "QUEUED",
-  "INSTANTIATING",
-  "LAUNCHED",
-  "RUNNING",
-  "DONE",
-  "ERROR_RECOVERABLE",
-  "ADJUSTING_RESOURCES",
-  "ERROR_FATAL",
-] as const;
+export { TASK_STATUSES };
 
 /** `status --json`: exactly the documented keys, counts for all nine statuses. */
 export function statusJson(view: WorkflowAnswer) {

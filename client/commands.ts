@@ -10,6 +10,7 @@ import {
   type StopAnswer,
   type StopCommand,
 } from "../bus/commands.ts";
+import { requestJson } from "./request.ts";
 
 /** A command the service refused (unknown id, wrong state), with its reason. */
 export class CommandRefused extends Error {
@@ -23,24 +24,12 @@ export class Commands {
     private readonly timeoutMs = 30_000,
   ) {}
 
-  private async send<T>(subject: string, body: unknown): Promise<T> {
-    let reply: { json<U>(): U };
-    try {
-      reply = await this.nc.request(subject, JSON.stringify(body), { timeout: this.timeoutMs });
-    } catch (err) {
-      const message = (err as Error).message;
-      throw new Error(
-        /no responders/i.test(message)
-          ? "no Drover command service answers on this NATS: is the stack running (drover up)?"
-          : `${subject} failed: ${message}`,
-        { cause: err },
-      );
-    }
-    const answer = reply.json<T | { error: string }>();
-    if (answer && typeof answer === "object" && "error" in answer) {
-      throw new CommandRefused((answer as { error: string }).error);
-    }
-    return answer as T;
+  private send<T>(subject: string, body: unknown): Promise<T> {
+    return requestJson<T>(this.nc, subject, body, {
+      timeoutMs: this.timeoutMs,
+      service: "command",
+      refused: (message) => new CommandRefused(message),
+    });
   }
 
   stop(c: StopCommand): Promise<StopAnswer> {

@@ -10,6 +10,7 @@ import {
   type WorkflowAnswer,
   type WorkflowQuery,
 } from "../bus/queries.ts";
+import { requestJson } from "./request.ts";
 
 /** A query the service answered with `{ error }` (unknown id, bad request). */
 export class QueryFailed extends Error {
@@ -26,24 +27,12 @@ export class Queries {
     private readonly timeoutMs = 10_000,
   ) {}
 
-  private async ask<T>(subject: string, body: unknown): Promise<T> {
-    let reply: { json<U>(): U };
-    try {
-      reply = await this.nc.request(subject, JSON.stringify(body), { timeout: this.timeoutMs });
-    } catch (err) {
-      const message = (err as Error).message;
-      throw new Error(
-        /no responders/i.test(message)
-          ? "no Drover query service answers on this NATS: is the stack running (drover up)?"
-          : `query ${subject} failed: ${message}`,
-        { cause: err },
-      );
-    }
-    const answer = reply.json<T | { error: string }>();
-    if (answer && typeof answer === "object" && "error" in answer) {
-      throw new QueryFailed((answer as { error: string }).error);
-    }
-    return answer as T;
+  private ask<T>(subject: string, body: unknown): Promise<T> {
+    return requestJson<T>(this.nc, subject, body, {
+      timeoutMs: this.timeoutMs,
+      service: "query",
+      refused: (message) => new QueryFailed(message),
+    });
   }
 
   workflow(q: WorkflowQuery): Promise<WorkflowAnswer> {

@@ -41,26 +41,42 @@ function newSubmissionId(): string {
   return randomBytes(12).toString("base64url");
 }
 
+/** Text handed to gzip at a time, and how much of it may wait to be compressed. */
+const TEXT_CHUNK = 1 << 20;
+const MAX_PENDING_TEXT = 8 << 20;
+
+/**
+ * The lines, gzip-compressed (level 1), as chunks. zlib compresses on the thread pool,
+ * so it works on earlier text while this thread makes the next lines: a few MB may
+ * wait for it before this waits for "drain".
+ */
 async function* gzipped(lines: Iterable<string>): AsyncGenerator<Uint8Array> {
-  const gzip = createGzip({ level: 1 });
+  const gzip = createGzip({ level: 1, chunkSize: 256 * 1024 });
   const chunks: Buffer[] = [];
+  let failure: Error | undefined;
   gzip.on("data", (c: Buffer) => chunks.push(c));
+  gzip.on("error", (err) => {
+    failure = err;
+  });
   let buffer = "";
-  const flushInto = async (text: string) => {
-    if (!gzip.write(text)) await new Promise((r) => gzip.once("drain", r));
-  };
   for (const line of lines) {
     buffer += `${line}\n`;
-    if (buffer.length >= 1 << 20) {
-      await flushInto(buffer);
+    if (buffer.length >= TEXT_CHUNK) {
+      gzip.write(buffer);
       buffer = "";
+      if (gzip.writableLength > MAX_PENDING_TEXT) {
+        await new Promise((r) => gzip.once("drain", r));
+      }
+      if (failure) throw failure;
       while (chunks.length > 0) yield chunks.shift()!;
     }
   }
-  await flushInto(buffer);
   // "end" (not "finish"): the last compressed bytes are emitted after the input closes.
-  const ended = new Promise<void>((resolve) => gzip.once("end", resolve));
-  gzip.end();
+  const ended = new Promise<void>((resolve, reject) => {
+    gzip.once("end", resolve);
+    gzip.once("error", reject);
+  });
+  gzip.end(buffer);
   await ended;
   while (chunks.length > 0) yield chunks.shift()!;
 }
@@ -70,7 +86,8 @@ export async function submitWorkflow(
   submission: Submission,
   options: SubmitOptions = {},
 ): Promise<BoundWorkflow> {
-  validateSubmission(submission);
+  // Built by toSubmission or loaded from a file, its tasks were checked just now.
+  validateSubmission(submission, undefined, { reuseTaskChecks: true });
   const submissionId = newSubmissionId();
   const objectName = `dag-${submissionId}`;
   const store = await openBucket(nc, Buckets.dags);

@@ -77,11 +77,24 @@ export class Workflow {
   toSubmission(options: ToSubmissionOptions = {}): Submission {
     const problems = new Problems();
     const all = this.closure();
-    const index = new Map<Task, number>();
-    for (let i = 0; i < all.length; i++) index.set(all[i] as Task, i);
+    // Positions of Task objects named as upstream: built on first use (a Map of a
+    // million tasks costs a second, and workflows built from rules never need it).
+    let index: Map<Task, number> | undefined;
+    const positionOf = (task: Task): number => {
+      if (index === undefined) {
+        index = new Map();
+        for (let i = 0; i < all.length; i++) index.set(all[i] as Task, i);
+      }
+      return index.get(task) as number;
+    };
 
     const used = new Set<TaskTemplate>();
-    for (const t of all) used.add(t.template);
+    let lastTemplate: TaskTemplate | undefined;
+    for (const t of all) {
+      if (t.template === lastTemplate) continue;
+      lastTemplate = t.template;
+      used.add(t.template);
+    }
     for (const template of used) {
       if (template.tool !== this.tool) {
         problems.add(
@@ -92,22 +105,26 @@ export class Workflow {
     const templates: TemplateSpec[] = this.tool.templateList
       .filter((t) => used.has(t))
       .map((t) => t.toSpec());
-    const tasks: TaskSpec[] = all.map((t) => {
+    const tasks: TaskSpec[] = new Array(all.length);
+    for (let i = 0; i < all.length; i++) {
+      const t = all[i] as Task;
       const s = t.settings;
-      return makeTask(t.template.name, t.name, { ...t.args }, [], {
+      // A task's args are built for it (TaskTemplate) and never change: shared, not copied.
+      tasks[i] = makeTask(t.template.name, t.name, t.args as Record<string, string>, [], {
         max_attempts: s.maxAttempts,
         resources: s.resources,
         cluster: s.cluster,
         attributes: s.attributes,
       });
-    });
+    }
     const matches = new TaskIndex(tasks);
-    all.forEach((t, i) => {
-      if (t.upstream.length === 0) return;
-      const list: number[] = [];
+    for (let i = 0; i < all.length; i++) {
+      const t = all[i] as Task;
+      if (t.upstream.length === 0) continue;
+      let list: number[] = [];
       for (const u of t.upstream) {
         if (u instanceof Task) {
-          list.push(index.get(u) as number);
+          list.push(positionOf(u));
           continue;
         }
         const found = matches.lookup(u.template.name, u.match ?? [], t.args);
@@ -117,10 +134,11 @@ export class Workflow {
             `task ${JSON.stringify(t.name)}: upstream {template: "${u.template.name}"${m}} matches no task`,
           );
         }
-        for (const f of found) list.push(f);
+        if (t.upstream.length === 1) list = found.slice();
+        else for (const f of found) list.push(f);
       }
       (tasks[i] as TaskSpec).upstream = sortedUnique(list);
-    });
+    }
     problems.throwIfAny();
     const sub: Submission = {
       tool: { name: this.tool.name, version: this.tool.version },
@@ -135,11 +153,12 @@ export class Workflow {
   /** The added tasks in order, then the upstream tasks reached from them that were not added. */
   private closure(): Task[] {
     const all = [...this.tasks];
-    const seen = new Set(this.added);
+    // Tasks reached but not added (usually none: no Set of a million tasks to copy).
+    const reached = new Set<Task>();
     for (let i = 0; i < all.length; i++) {
       for (const u of (all[i] as Task).upstream) {
-        if (u instanceof Task && !seen.has(u)) {
-          seen.add(u);
+        if (u instanceof Task && !this.added.has(u) && !reached.has(u)) {
+          reached.add(u);
           all.push(u);
         }
       }
