@@ -1,21 +1,25 @@
 /**
  * DagReader: validates a DAG stream line by line, holding only compact state per task
- * (its identity key, its name and its 32-byte hash), and computes the task-set and DAG
- * hashes (hash.ts) on the way. A bad line throws SpecError at once, naming the task.
+ * (128-bit digests of its identity and of its name, digest.ts, and its 32-byte hash:
+ * ~100 bytes a task, in typed arrays), and computes the task-set and DAG hashes
+ * (hash.ts) on the way. A bad line throws SpecError at once, naming the task.
  */
 import { CatalogChecker } from "./catalog-check.ts";
 import { checkTask, checkTemplate, type TemplateInfo, templateInfo } from "./check.ts";
 import { type DagLine, DagLineSchema, type TaskLine } from "./dag-schema.ts";
+import { DigestSet, Hash128 } from "./digest.ts";
 import { Problems, SpecError } from "./errors.ts";
 import { issueProblems } from "./file-schema.ts";
 import { dagItem, HashAccumulator, taskHash, templateVersionHash } from "./hash.ts";
 import type { Catalog } from "./resolve.ts";
-import { identityKey, type TemplateSpec, type WorkflowSpec } from "./submission.ts";
+import type { TemplateSpec, WorkflowSpec } from "./submission.ts";
 
 export interface DagReaderOptions {
   /** With both, clusters, queues and resource limits are checked as in validateSubmission. */
   workflow?: WorkflowSpec | undefined;
   catalog?: Catalog | undefined;
+  /** The number of tasks expected, to size the tables once (they grow past it). */
+  expectedTasks?: number | undefined;
 }
 
 export interface DagSummary {
@@ -34,18 +38,25 @@ const HASH_BYTES = 32;
 
 export class DagReader {
   private readonly templates = new Map<string, TemplateState>();
-  private readonly identities = new Set<string>();
-  private readonly names = new Set<string>();
+  private readonly identities: DigestSet;
+  private readonly names: DigestSet;
+  private readonly digest = new Hash128();
   private readonly taskSet = new HashAccumulator();
   private readonly dag = new HashAccumulator();
   private readonly catalog: CatalogChecker | undefined;
   private readonly problems = new Problems();
-  private hashes = Buffer.alloc(1024 * HASH_BYTES);
+  private hashes: Buffer;
+  /** The hash of the last task read, as hex (what the binder writes). */
+  private lastHash = "";
   private taskCount = 0;
   private edgeCount = 0;
   private lineNumber = 0;
 
   constructor(options: DagReaderOptions = {}) {
+    const expected = Math.max(0, Math.min(options.expectedTasks ?? 0, 1 << 26));
+    this.identities = new DigestSet(expected);
+    this.names = new DigestSet(expected);
+    this.hashes = Buffer.alloc(Math.max(1024, expected) * HASH_BYTES);
     if (options.workflow && options.catalog) {
       this.catalog = new CatalogChecker(options.workflow, options.catalog, this.problems);
       this.throwIfProblems();
@@ -72,6 +83,7 @@ export class DagReader {
   /** The sha256 (hex) of task `i`, once its line was added. */
   taskHash(i: number): string {
     if (!(i >= 0 && i < this.taskCount)) throw new RangeError(`no task ${i} read yet`);
+    if (i === this.taskCount - 1) return this.lastHash;
     return this.hashes.toString("hex", i * HASH_BYTES, (i + 1) * HASH_BYTES);
   }
 
@@ -104,13 +116,16 @@ export class DagReader {
     checkTask(task, template, this.problems);
     this.throwIfProblems();
     const t = template as TemplateState;
-    const key = identityKey(task.template, t.spec.node_args, task.args);
-    if (this.identities.has(key)) {
+    // Added at once: a problem below throws, and a reader that threw is not used again.
+    const digest = this.digest.begin().string(task.template);
+    const nodeArgs = t.spec.node_args;
+    for (let k = 0; k < nodeArgs.length; k++) digest.string(task.args[nodeArgs[k]!] ?? "");
+    if (!this.identities.add(digest.end())) {
       this.problems.add(
         `${taskLabel(task)}: same template and node_args as an earlier task (duplicate task identity)`,
       );
     }
-    if (this.names.has(task.name))
+    if (!this.names.add(this.digest.begin().string(task.name).end()))
       this.problems.add(`${taskLabel(task)}: name is used by an earlier task`);
     let increasing = true;
     for (let k = 0; k < upstream.length; k++) {
@@ -125,14 +140,13 @@ export class DagReader {
     this.catalog?.checkTask(task, t.spec);
     this.throwIfProblems();
 
-    this.identities.add(key);
-    this.names.add(task.name);
     const hash = taskHash(task.template, t.spec.node_args, t.spec.task_args, task.args);
     this.store(i, hash);
     this.taskSet.addDigest(hash);
     const upstreamHashes: string[] = [];
     for (const u of upstream) upstreamHashes.push(this.taskHash(u));
     this.dag.add(dagItem(t.version, hash, upstreamHashes));
+    this.lastHash = hash;
     this.taskCount++;
     this.edgeCount += upstream.length;
   }

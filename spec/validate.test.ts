@@ -222,4 +222,33 @@ describe("validateSubmission", () => {
     assert.equal(pickQueue(catalog, "local", { runtime_seconds: 60 }), "all.q");
     assert.equal(pickQueue(catalog, "local", { cores: 99 }), undefined);
   });
+
+  test("reuseTaskChecks: tasks that passed are not checked again unless replaced", () => {
+    const sub = submission([task("a", { location: "1", year: "1" })]);
+    validateSubmission(sub);
+    // A change inside a task object is not looked at again (bind-dag checks every task)...
+    sub.tasks[0]!.name = "bad name";
+    validateSubmission(sub, undefined, { reuseTaskChecks: true });
+    assert.throws(() => validateSubmission(sub), /contains whitespace/);
+    // ... but a new task list, a new template, and workflow fields are.
+    sub.tasks = [task("a", { location: "1", year: "1" }), task("b", { location: "1", year: "2" })];
+    assert.throws(
+      () => validateSubmission(sub, undefined, { reuseTaskChecks: true }),
+      /duplicate task identity/,
+    );
+    sub.tasks = [task("a", { location: "1", year: "1" })];
+    validateSubmission(sub);
+    sub.templates = [{ ...sub.templates[0]!, op_args: ["out"] }];
+    assert.throws(
+      () => validateSubmission(sub, undefined, { reuseTaskChecks: true }),
+      /arg "out" is missing/,
+    );
+    sub.templates = submission([]).templates;
+    validateSubmission(sub);
+    sub.workflow.timeout_seconds = 0;
+    assert.throws(
+      () => validateSubmission(sub, undefined, { reuseTaskChecks: true }),
+      /timeout_seconds 0/,
+    );
+  });
 });

@@ -12,16 +12,49 @@ import {
   type TemplateInfo,
   templateInfo,
 } from "./check.ts";
+import { FirstIndex, Hash128 } from "./digest.ts";
 import { Problems } from "./errors.ts";
 import { checkName } from "./names.ts";
 import type { Catalog } from "./resolve.ts";
-import { identityKey, type Submission, type TaskSpec } from "./submission.ts";
+import type { Submission, TaskSpec, TemplateSpec } from "./submission.ts";
 import { cycleProblem, findCycle } from "./topo.ts";
 
 export type { Catalog } from "./resolve.ts";
 
+export interface ValidateOptions {
+  /**
+   * Skip the checks of each task when this Submission's tasks passed them before and
+   * were not replaced since (the same tasks array and length, the same template
+   * objects): submitWorkflow with a Submission just built by toSubmission or loaded from
+   * a file, a second pass over a million tasks otherwise. A change made inside a task
+   * object goes unnoticed here; bind-dag checks every task again before writing any.
+   */
+  reuseTaskChecks?: boolean;
+}
+
+/** The tasks of Submissions that passed validation, as they were then. */
+const checked = new WeakMap<
+  Submission,
+  { tasks: readonly TaskSpec[]; length: number; templates: readonly TemplateSpec[] }
+>();
+
+function tasksChecked(sub: Submission): boolean {
+  const seen = checked.get(sub);
+  return (
+    seen !== undefined &&
+    seen.tasks === sub.tasks &&
+    seen.length === sub.tasks.length &&
+    seen.templates.length === sub.templates.length &&
+    seen.templates.every((t, k) => t === sub.templates[k])
+  );
+}
+
 /** Throws SpecError listing every problem. */
-export function validateSubmission(sub: Submission, catalog?: Catalog): void {
+export function validateSubmission(
+  sub: Submission,
+  catalog?: Catalog,
+  options: ValidateOptions = {},
+): void {
   const problems = new Problems();
   const { tool, workflow } = sub;
   const toolProblem = checkName("tool", tool.name);
@@ -45,20 +78,31 @@ export function validateSubmission(sub: Submission, catalog?: Catalog): void {
     templates.set(t.name, templateInfo(t));
   }
 
-  const n = sub.tasks.length;
-  const identities = new Map<string, number>();
-  const names = new Map<string, number>();
+  if (options.reuseTaskChecks && tasksChecked(sub)) {
+    problems.throwIfAny();
+    return;
+  }
+  const tasks = sub.tasks;
+  const n = tasks.length;
+  // Tables of task indices rather than Maps of a million key strings (digest.ts).
+  const identities = new FirstIndex(n, (a, b) => sameIdentity(tasks[a]!, tasks[b]!, templates));
+  const names = new FirstIndex(n, (a, b) => tasks[a]!.name === tasks[b]!.name);
+  const digest = new Hash128();
   let upstreamOk = true;
   for (let i = 0; i < n; i++) {
-    const task = sub.tasks[i] as TaskSpec;
+    const task = tasks[i] as TaskSpec;
     const template = templates.get(task.template);
     checkTask(task, template, problems);
     let duplicate = false;
     if (template !== undefined) {
-      const key = identityKey(task.template, template.spec.node_args, task.args);
-      const same = identities.get(key);
-      if (same === undefined) identities.set(key, i);
-      else {
+      digest.begin().string(task.template);
+      const nodeArgs = template.spec.node_args;
+      for (let k = 0; k < nodeArgs.length; k++) {
+        const v = task.args[nodeArgs[k]!];
+        digest.string(typeof v === "string" ? v : String(v ?? "")); // not a string: checkTask says so
+      }
+      const same = identities.addOrGet(i, digest.end().h1);
+      if (same >= 0) {
         duplicate = true;
         const other = (sub.tasks[same] as TaskSpec).name;
         problems.add(
@@ -70,9 +114,11 @@ export function validateSubmission(sub: Submission, catalog?: Catalog): void {
       catalogChecker?.checkTask(task, template.spec);
     }
     // A duplicate identity usually also duplicates the default name: report it once.
-    const sameName = names.get(task.name);
-    if (sameName === undefined) names.set(task.name, i);
-    else if (!duplicate)
+    const sameName =
+      typeof task.name === "string"
+        ? names.addOrGet(i, digest.begin().string(task.name).end().h1)
+        : -1;
+    if (sameName >= 0 && !duplicate)
       problems.add(`${taskLabel(task)}: name is used by tasks ${sameName} and ${i}`);
     for (const u of task.upstream) {
       if (!Number.isInteger(u) || u < 0 || u >= n) {
@@ -86,6 +132,15 @@ export function validateSubmission(sub: Submission, catalog?: Catalog): void {
     if (cycle) problems.add(cycleProblem(cycle));
   }
   problems.throwIfAny();
+  checked.set(sub, { tasks, length: n, templates: [...sub.templates] });
+}
+
+/** Same template and node_args values (the task identity within a workflow). */
+function sameIdentity(a: TaskSpec, b: TaskSpec, templates: Map<string, TemplateInfo>): boolean {
+  if (a.template !== b.template) return false;
+  const nodeArgs = templates.get(a.template)?.spec.node_args ?? [];
+  for (const k of nodeArgs) if ((a.args[k] ?? "") !== (b.args[k] ?? "")) return false;
+  return true;
 }
 
 function taskLabel(task: TaskSpec): string {
