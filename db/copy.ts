@@ -33,17 +33,50 @@ export function textArrayLiteral(values: readonly string[]): string {
 
 /**
  * Buffers encoded rows and writes them to a COPY stream in ~1 MB chunks, honouring
- * back-pressure so a million rows never pile up in memory.
+ * back-pressure so a million rows never pile up in memory. Rows are encoded (UTF-8)
+ * straight into the chunk's Buffer: a chunk built by string concatenation is a deep
+ * rope that Buffer.from must flatten first, which cost a second per million rows. A few
+ * MB may wait for the socket (`maxPendingBytes`) before a flush waits for "drain":
+ * Postgres then always has rows to work on while the caller encodes the next ones.
  */
 export class CopyWriter {
-  private buffer: string[] = [];
+  private chunk: Buffer;
   private size = 0;
+  private failure: unknown;
+  private ending = false;
   rows = 0;
 
+  /**
+   * `failed`: rejects when Postgres refuses the COPY (see openCopy). The stream then
+   * never finishes, so end() waits for either, and writes after a failure throw it.
+   */
   constructor(
     private readonly stream: Writable,
     private readonly chunkBytes = 1 << 20,
-  ) {}
+    private readonly maxPendingBytes = 8 << 20,
+    private readonly failed?: Promise<never>,
+  ) {
+    this.chunk = Buffer.allocUnsafe(chunkBytes + (64 << 10));
+    failed?.catch((err: unknown) => {
+      this.failure = err ?? new Error("COPY failed");
+    });
+  }
+
+  /** Whether the chunk is full: time to `await flush()`. */
+  get full(): boolean {
+    return this.size >= this.chunkBytes;
+  }
+
+  /**
+   * Adds rows already encoded (each field escaped, tab-separated, each row ending in a
+   * newline); `rows` counts them. Call flush() once `full`.
+   */
+  line(encoded: string, rows = 1): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (this.size + encoded.length * 3 > this.chunk.length) this.reserve(encoded.length * 3);
+    this.size += this.chunk.write(encoded, this.size, "utf8");
+    this.rows += rows;
+  }
 
   async row(fields: readonly CopyValue[]): Promise<void> {
     let line = "";
@@ -51,37 +84,88 @@ export class CopyWriter {
       if (i > 0) line += "\t";
       line += copyField(fields[i]);
     }
-    line += "\n";
-    this.buffer.push(line);
-    this.size += line.length;
-    this.rows++;
-    if (this.size >= this.chunkBytes) await this.flush();
+    this.line(`${line}\n`);
+    if (this.full) await this.flush();
+  }
+
+  /** Encoded rows (as for line()), written at once. */
+  async text(encoded: string, rows: number): Promise<void> {
+    this.line(encoded, rows);
+    if (this.full) await this.flush();
+  }
+
+  private reserve(bytes: number): void {
+    if (this.size > 0 && this.size + bytes > this.chunk.length) {
+      // Hand over what is there (flush() later waits for drain if needed).
+      this.send();
+    }
+    if (bytes > this.chunk.length) this.chunk = Buffer.allocUnsafe(bytes);
+  }
+
+  /** Writes the chunk to the stream; false when the stream holds more than it should. */
+  private send(): boolean {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.size === 0) return true;
+    const out = this.chunk.subarray(0, this.size);
+    this.chunk = Buffer.allocUnsafe(Math.max(this.chunkBytes + (64 << 10), this.chunk.length));
+    this.size = 0;
+    this.stream.write(out);
+    return this.stream.writableLength <= this.maxPendingBytes;
   }
 
   async flush(): Promise<void> {
-    if (this.buffer.length === 0) return;
-    const chunk = this.buffer.join("");
-    this.buffer = [];
-    this.size = 0;
-    if (!this.stream.write(chunk)) {
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error) => reject(err);
-        this.stream.once("error", onError);
-        this.stream.once("drain", () => {
-          this.stream.off("error", onError);
-          resolve();
-        });
+    if (this.send()) return;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.stream.once("error", onError);
+      this.stream.once("drain", () => {
+        this.stream.off("error", onError);
+        resolve();
       });
-    }
+    });
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /**
+   * Gives up the COPY (CopyFail: Postgres drops its rows and the transaction fails), so
+   * that the connection can take the transaction's rollback: a query sent while a COPY
+   * is open would wait for it forever.
+   */
+  abort(reason: unknown): void {
+    // After end() the COPY is over or failing on its own: a CopyFail then would break
+    // the protocol.
+    if (this.ending || this.stream.destroyed) return;
+    this.stream.destroy(reason instanceof Error ? reason : new Error(String(reason)));
   }
 
   /** Flushes and ends the COPY; resolves once Postgres has accepted every row. */
   async end(): Promise<void> {
     await this.flush();
-    await new Promise<void>((resolve, reject) => {
+    this.ending = true;
+    const finished = new Promise<void>((resolve, reject) => {
       this.stream.once("error", reject);
       this.stream.once("finish", resolve);
       this.stream.end();
     });
+    await (this.failed ? Promise.race([finished, this.failed]) : finished);
   }
+}
+
+/**
+ * A COPY … FROM STDIN of postgres.js as a stream, and a promise that rejects with
+ * Postgres's error if it refuses the COPY. postgres.js resolves the query with the
+ * stream as soon as the COPY starts, so a later error (a row that breaks a constraint,
+ * found after the last write) only reaches the query's `reject`, which would be a no-op:
+ * it is taken over here, else the COPY's end would be waited for forever.
+ */
+export async function openCopy(
+  query: PromiseLike<unknown> & { writable(): Promise<Writable> },
+): Promise<CopyWriter> {
+  const stream = await query.writable();
+  const failed = new Promise<never>((_, reject) => {
+    (query as unknown as { reject: (err: unknown) => void }).reject = reject;
+    stream.once("error", reject);
+  });
+  failed.catch(() => {}); // observed by CopyWriter
+  return new CopyWriter(stream, undefined, undefined, failed);
 }
