@@ -11,6 +11,7 @@
  * ABORTED with the reason.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { Sql } from "postgres";
 import type { z } from "zod";
 import { Buckets, openBucket, readObject } from "../../bus/objects.ts";
@@ -22,7 +23,7 @@ import { workflowIdentityHash } from "../../spec/hash.ts";
 import { loadCatalog } from "../../store/catalog.ts";
 import { resumeWorkflow } from "../../store/resume.ts";
 import { streamDag } from "./bind.ts";
-import { MalformedLineError, ndjsonLines } from "./read-lines.ts";
+import { MalformedLineError, ndjsonBatches } from "./read-lines.ts";
 import {
   allocateTaskIds,
   findRunBySubmission,
@@ -105,7 +106,7 @@ function identityOf(sub: WfSubmit): string {
     : workflowIdentityHash(sub.tool.name, sub.tool.version, sub.workflow.args);
 }
 
-function objectLines(ctx: HandlerContext, sub: WfSubmit): AsyncIterable<unknown> {
+function objectLines(ctx: HandlerContext, sub: WfSubmit): AsyncIterable<unknown[]> {
   return (async function* () {
     if (sub.object.bucket !== Buckets.dags) {
       throw new SpecError(`object bucket must be "${Buckets.dags}", not "${sub.object.bucket}"`);
@@ -116,7 +117,7 @@ function objectLines(ctx: HandlerContext, sub: WfSubmit): AsyncIterable<unknown>
     if (sub.object.digest && info.digest !== sub.object.digest) {
       throw new SpecError(`the DAG object "${sub.object.name}" does not match its digest`);
     }
-    yield* ndjsonLines(readObject(store, sub.object.name));
+    yield* ndjsonBatches(readObject(store, sub.object.name));
   })();
 }
 
@@ -137,10 +138,19 @@ async function bindSubmission(sql: Sql, ctx: HandlerContext, sub: WfSubmit): Pro
     return resubmit(sql, ctx, sub, existing);
   }
 
+  // Debug log: milliseconds per phase, and the CPU time of this process and of the
+  // Postgres backend (when on this host), the two sides of the pipeline.
+  const debug = ctx.log.isLevelEnabled("debug");
   const phases: Record<string, number> = {};
+  const cpu0 = process.cpuUsage();
+  let backend: { pid: number; cpu0: number } | undefined;
   let t = performance.now();
   const firstTaskId = await allocateTaskIds(sql, sub.counts.tasks);
   const answer = await sql.begin(async (tx) => {
+    if (debug) {
+      const [row] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+      backend = { pid: row!.pid, cpu0: processCpuMs(row!.pid) };
+    }
     const { toolId, toolVersionId } = await upsertToolVersion(tx, sub.tool);
     const w = sub.workflow;
     const [wf] = await tx<{ id: number }[]>`
@@ -167,6 +177,7 @@ async function bindSubmission(sql: Sql, ctx: HandlerContext, sub: WfSubmit): Pro
       phases,
     );
     phases["stream"] = performance.now() - t;
+    if (backend) phases["postgres cpu"] = processCpuMs(backend.pid) - backend.cpu0;
     t = performance.now();
     await tx`
       update workflow set dag_hash = ${summary.dagHash}, taskset_hash = ${summary.tasksetHash}
@@ -180,12 +191,28 @@ async function bindSubmission(sql: Sql, ctx: HandlerContext, sub: WfSubmit): Pro
     } as const;
   });
   phases["commit"] = performance.now() - t;
-  ctx.log.debug({ phases: roundPhases(phases) }, "bind phases (ms)");
+  if (debug) {
+    const cpu = process.cpuUsage(cpu0);
+    phases["bind-dag cpu"] = (cpu.user + cpu.system) / 1000;
+    ctx.log.debug({ tasks: sub.counts.tasks, phases: roundPhases(phases) }, "bind phases (ms)");
+  }
   return answer;
 }
 
 function roundPhases(phases: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(v)]));
+}
+
+/** CPU time (user + system) of a process on this host, in ms; NaN when unknown. */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 async function resubmit(
