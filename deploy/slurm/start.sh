@@ -72,7 +72,7 @@ stop_pidfile() { # stop_pidfile <pidfile> <comm>
   local pid; pid=$(tr -dc 0-9 < "$1")
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 150); do [ -d "/proc/$pid" ] || break; sleep 0.2; done
-  [ -d "/proc/$pid" ] && kill -9 "$pid" 2>/dev/null || true
+  if [ -d "/proc/$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
   rm -f "$1"
 }
 
@@ -176,7 +176,7 @@ if [ "$ACCOUNTING" = slurmdbd ]; then
         --innodb-buffer-pool-size=1024M --innodb-lock-wait-timeout=900 --skip-log-bin \
         </dev/null >>"$LAB/log/mariadb.log" 2>&1 3>&- &
       dbpid=$!
-      db_up() { [ -d /proc/$dbpid ] || { tail -20 "$LAB/log/mariadb.log" >&3; die "mariadbd exited"; }; db_ping; }
+      db_up() { [ -d "/proc/$dbpid" ] || { tail -20 "$LAB/log/mariadb.log" >&3; die "mariadbd exited"; }; db_ping; }
       wait_for 60 mariadbd db_up || { tail -20 "$LAB/log/mariadb.log"; die "mariadbd did not come up"; }
       cat /run/mysqld/mysqld.pid > "$DB_STARTED_PID" 2>/dev/null || echo "$dbpid" > "$DB_STARTED_PID"
     fi
