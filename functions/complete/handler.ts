@@ -2,8 +2,8 @@
  * complete — records successful results and releases what depended on them.
  *
  * Subscribes: ti.done.
- * Publishes: sched.wake per workflow that had tasks finish (slots freed, downstream tasks
- *   maybe ready) and did not end, msg id `wake-done-<wf>-<digest of its done task ids>`.
+ * Publishes: sched.wake per workflow that had tasks finish and did not end, when that
+ *   made downstream tasks ready or freed slots under a workflow or array limit, msg id `wake-done-<wf>-<digest of its done task ids>`.
  *   Events: evt.tasks.<wf> (DONE), evt.workflow.<wf> (DONE / FAILED).
  * Idempotency: instances live → DONE is guarded, and only tasks of instances that moved
  *   in this statement move to DONE and release their downstream tasks, so a redelivered
@@ -21,7 +21,7 @@ import { releaseDownstream } from "../../store/downstream.ts";
 import { INSTANCE_BOUND_TASK } from "../../store/statuses.ts";
 import { moveTasks, sortedIds } from "../../store/task-transition.ts";
 import { settleWorkflows } from "../../store/workflow-end.ts";
-import { finishInstances } from "./sql.ts";
+import { finishInstances, limitedWorkflows } from "./sql.ts";
 
 export function wakeMsgId(workflowId: number, doneTaskIds: readonly number[]): string {
   const digest = createHash("sha256").update(doneTaskIds.join(",")).digest("hex").slice(0, 16);
@@ -47,10 +47,11 @@ export const complete = defineFunction({
       );
       events.tasks("DONE", done);
       if (done.length === 0) return [];
-      await releaseDownstream(
+      const released = await releaseDownstream(
         tx,
         done.map((t) => t.id),
       );
+      const readyIn = new Set(released.filter((r) => r.ready > 0).map((r) => r.workflow_id));
       const ended = await settleWorkflows(
         tx,
         done.map((t) => t.workflow_id),
@@ -64,7 +65,13 @@ export const complete = defineFunction({
         if (list) list.push(t.id);
         else byWorkflow.set(t.workflow_id, [t.id]);
       }
-      return [...byWorkflow].map(([workflowId, ids]) => ({ workflowId, ids }));
+      // A wake is for tasks made ready, or for slots freed under a limit. A workflow
+      // without limits that got no task ready has nothing for schedule to do.
+      const quiet = [...byWorkflow.keys()].filter((id) => !readyIn.has(id));
+      const limited = new Set(await limitedWorkflows(tx, quiet));
+      return [...byWorkflow]
+        .filter(([workflowId]) => readyIn.has(workflowId) || limited.has(workflowId))
+        .map(([workflowId, ids]) => ({ workflowId, ids }));
     });
     events.flush(ctx.emit);
     for (const w of wakes) {

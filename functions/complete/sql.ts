@@ -48,3 +48,18 @@ export async function finishInstances(
     )
     select id, task_id, workflow_id from moved order by id`;
 }
+
+/**
+ * Of these workflows, those with a concurrency limit of their own or on one of their
+ * arrays: a finished task frees a slot that schedule may fill.
+ */
+export async function limitedWorkflows(tx: Tx, workflowIds: readonly number[]): Promise<number[]> {
+  if (workflowIds.length === 0) return [];
+  const rows = await tx<{ id: number }[]>`
+    select w.id from workflow w
+    where w.id = any(${[...workflowIds]}::bigint[])
+      and (w.max_concurrently_running is not null
+        or exists (select 1 from task_array a
+          where a.workflow_id = w.id and a.max_concurrently_running is not null))`;
+  return rows.map((r) => r.id);
+}

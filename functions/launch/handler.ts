@@ -28,7 +28,6 @@ import {
   allocateBatchIds,
   type BatchRow,
   type InstanceRow,
-  insertBatches,
   insertInstances,
   instantiateTasks,
   unpublishedBatchesOf,
@@ -112,8 +111,7 @@ export async function instantiate(
         });
       });
     });
-    await insertBatches(tx, batches);
-    const created = await insertInstances(tx, instances, r.graceSeconds);
+    const created = await insertInstances(tx, instances, r.graceSeconds, batches);
     const instanceOf = new Map(created.map((c) => [c.task_id, c.id]));
     if (created.length < instances.length) {
       ctx.log.warn(

@@ -87,17 +87,33 @@ export interface InstanceRow {
  * Task instances, INSTANTIATED, audited, with a report-by date `graceSeconds` ahead (the
  * bridge has that long to say it launched them). The unique index on live instances
  * (task_instance_one_live_idx) turns a second live instance of a task into a skipped row,
- * not an error: the caller launches only the instances returned.
+ * not an error: the caller launches only the instances returned. `batches` (the rows the
+ * instances name) are inserted in the same statement.
  */
 export async function insertInstances(
   tx: Tx,
   rows: readonly InstanceRow[],
   graceSeconds: number,
+  batches: readonly BatchRow[] = [],
 ): Promise<{ id: number; task_id: number }[]> {
-  if (rows.length === 0) return [];
+  if (rows.length === 0) {
+    await insertBatches(tx, batches);
+    return [];
+  }
   const col = <K extends keyof InstanceRow>(k: K) => rows.map((r) => r[k]);
+  const bcol = <K extends keyof BatchRow>(k: K) => batches.map((b) => b[k]);
+  // The batches go in with their instances, in the same statement (one round trip).
   return tx<{ id: number; task_id: number }[]>`
-    with created as (
+    with batches as (
+      insert into launch_batch (id, workflow_id, cluster_id, queue_id, array_id, cores,
+        memory_bytes, runtime_seconds, project, instance_count)
+      overriding system value
+      select * from unnest(${bcol("id")}::bigint[], ${bcol("workflow_id")}::bigint[],
+        ${bcol("cluster_id")}::smallint[], ${bcol("queue_id")}::int[], ${bcol("array_id")}::bigint[],
+        ${bcol("cores")}::smallint[], ${bcol("memory_bytes")}::bigint[],
+        ${bcol("runtime_seconds")}::int[], ${bcol("project")}::text[],
+        ${bcol("instance_count")}::int[])
+    ), created as (
       insert into task_instance (task_id, workflow_id, batch_id, array_step, status,
         memory_requested, runtime_requested, report_by)
       select d.task_id, d.workflow_id, d.batch_id, d.array_step, 'INSTANTIATED',

@@ -8,8 +8,8 @@ import { settleWorkflows } from "../../store/workflow-end.ts";
 import { startWorkflow } from "../../store/workflow-start.ts";
 import {
   activeByArray,
+  activeOfLimitedArrays,
   hasFatalTask,
-  limitedArrays,
   lockWorkflow,
   pickReadyTasks,
   type QueuedTask,
@@ -64,8 +64,9 @@ export async function scheduleRound(
     // Count only what is limited: the workflow's active tasks when it has a limit, else
     // those of the arrays that have one (a wake for a big unlimited workflow stays cheap).
     const wfLimited = wf.max_concurrently_running !== null;
-    const limited = wfLimited ? undefined : await limitedArrays(tx, workflowId);
-    const active = limited?.length === 0 ? [] : await activeByArray(tx, workflowId, limited);
+    const active = wfLimited
+      ? await activeByArray(tx, workflowId)
+      : await activeOfLimitedArrays(tx, workflowId);
     const total = active.reduce((n, a) => n + a.active, 0);
     const room =
       wf.max_concurrently_running === null
@@ -87,7 +88,8 @@ export async function scheduleRound(
       "QUEUED",
       queued.map((t) => ({ id: t.id, workflow_id: workflowId })),
     );
-    if (queued.length > 0 && (await startWorkflow(tx, workflowId)))
+    // The locked row's status is current: a RUNNING workflow has nothing to start.
+    if (queued.length > 0 && wf.status !== "RUNNING" && (await startWorkflow(tx, workflowId)))
       events.workflow(workflowId, "RUNNING");
     return { queued, events, more: picked.length === roundCap };
   });

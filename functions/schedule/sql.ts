@@ -57,6 +57,21 @@ export async function limitedArrays(tx: Tx, workflowId: number): Promise<number[
 }
 
 /**
+ * Tasks holding a slot in each array of the workflow that has a limit of its own, in one
+ * statement (limitedArrays + activeByArray of them), read after the workflow lock so a
+ * limit set by a command that held the lock is seen.
+ */
+export async function activeOfLimitedArrays(tx: Tx, workflowId: number): Promise<ArrayActive[]> {
+  return tx<ArrayActive[]>`
+    select a.id as array_id,
+      (select count(*) from task t
+        where t.workflow_id = ${workflowId} and t.array_id = a.id
+          and t.status in ('QUEUED', 'INSTANTIATING', 'LAUNCHED', 'RUNNING'))::int as active
+    from task_array a
+    where a.workflow_id = ${workflowId} and a.max_concurrently_running is not null`;
+}
+
+/**
  * Tasks holding a slot, per array of the workflow (task_active_idx), of every array or of
  * `arrays` only. Counting is what a wake costs when nothing is ready, so only limited
  * things are counted: their active tasks are bounded by their limits.
