@@ -112,13 +112,37 @@ describe("commands", { timeout: 120_000 }, () => {
     await assert.rejects(commands.resume({ workflow_id: bound.workflow_id }), /DONE/);
   });
 
-  test("limits: the workflow limit holds, lowering it takes effect, 0 pauses, raising resumes", async () => {
-    const sub = sleepers("limited", 40, 0.3, "dummy");
-    sub.templates[0]!.command = "@dummy:sleep=0.3 {i}";
-    sub.workflow.max_concurrently_running = 6;
+  test("limits: 200 tasks, workflow limit 5 and template limit 3 never exceeded; lowering takes effect, 0 pauses, raising resumes", async () => {
+    const tasks: Submission["tasks"] = [];
+    for (const template of ["a", "b"]) {
+      for (let i = 0; i < 100; i++)
+        tasks.push({ template, name: `${template}_${i}`, args: { i: String(i) }, upstream: [] });
+    }
+    const tpl = (name: string) => ({
+      name,
+      command: `@dummy:sleep=0.1 ${name} {i}`,
+      node_args: ["i"],
+      task_args: [],
+      op_args: [],
+    });
+    const sub: Submission = {
+      tool: { name: "cmd_test", version: "1" },
+      workflow: {
+        name: "limited",
+        default_cluster: "dummy",
+        default_max_attempts: 3,
+        fail_fast: false,
+        max_concurrently_running: 5,
+      },
+      templates: [{ ...tpl("a"), max_concurrently_running: 3 }, tpl("b")],
+      tasks,
+    };
     const bound = await stack.submit(sub);
     const id = bound.workflow_id;
-    await until(async () => ((await counts(id)).DONE ?? 0) >= 6);
+    await until(async () => ((await counts(id)).DONE ?? 0) >= 40);
+    const lowered = new Date();
+    await commands.concurrency({ workflow_id: id, limit: 2 });
+    await until(async () => ((await counts(id)).DONE ?? 0) >= 80);
     await commands.concurrency({ workflow_id: id, limit: 0 });
     // What was active finishes; nothing new starts.
     await until(async () => {
@@ -128,20 +152,49 @@ describe("commands", { timeout: 120_000 }, () => {
     const paused = (await counts(id)).DONE ?? 0;
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal((await counts(id)).DONE ?? 0, paused, "paused: nothing ran");
-    await commands.concurrency({ workflow_id: id, limit: 2 });
+    assert.ok(paused < 200);
+    const lifted = new Date();
+    await commands.concurrency({ workflow_id: id, limit: null });
     const end = await followWorkflow(stack.nc, id, { timeoutMs: 60_000 });
     assert.equal(end.status, "DONE");
-    // The tasks' own timestamps: never more than 6 at once, never more than 2 after the change.
-    const spans = await stack.sql<{ start: Date; stop: Date }[]>`
-      select min(a.at) filter (where a.status = 'QUEUED') as start,
+
+    // The tasks' own timestamps: each task is active from QUEUED to DONE.
+    const spans = await stack.sql<{ template: string; start: Date; stop: Date }[]>`
+      select left(t.name, 1) as template,
+             min(a.at) filter (where a.status = 'QUEUED') as start,
              max(a.at) filter (where a.status = 'DONE') as stop
-      from task_status_audit a where a.workflow_id = ${id} group by a.task_id`;
-    let peak = 0;
-    for (const s of spans) {
-      const overlapping = spans.filter((o) => o.start <= s.start && o.stop > s.start).length;
-      peak = Math.max(peak, overlapping);
-    }
-    assert.ok(peak <= 6, `peak ${peak}`);
+      from task_status_audit a join task t on t.id = a.task_id
+      where a.workflow_id = ${id} group by t.id, t.name`;
+    assert.ok(
+      spans.every((x) => x.start && x.stop),
+      "every task has its QUEUED and DONE audit",
+    );
+    // Most tasks active at once, at the start of a task that started in [from, to).
+    const peak = (list: typeof spans, from: Date, to: Date) => {
+      let max = 0;
+      for (const x of list) {
+        if (x.start < from || x.start >= to) continue;
+        max = Math.max(max, list.filter((o) => o.start <= x.start && o.stop > x.start).length);
+      }
+      return max;
+    };
+    const a = spans.filter((x) => x.template === "a");
+    const beginning = new Date(0);
+    assert.ok(
+      peak(spans, beginning, lifted) <= 5,
+      `workflow peak ${peak(spans, beginning, lifted)}`,
+    );
+    assert.ok(peak(a, beginning, lifted) <= 3, `template a peak ${peak(a, beginning, lifted)}`);
+    // Once the lower limit is in (what was active before drains first): two at a time.
+    const settled = new Date(lowered.getTime() + 1000);
+    assert.ok(
+      peak(spans, settled, lifted) <= 2,
+      `after lowering, peak ${peak(spans, settled, lifted)}`,
+    );
+    assert.ok(
+      spans.some((x) => x.start > lifted),
+      "raising it resumed the rest",
+    );
     await assert.rejects(
       commands.concurrency({ workflow_id: id, limit: 1, template: "nope" }),
       /no template "nope"/,
