@@ -44,11 +44,12 @@ function ensureServices(env: Record<string, string | undefined>): {
 
 export const command = defineCommand({
   name: "up",
-  summary: "start a complete local stack (functions, local bridge) in the background",
+  summary: "start a complete local stack (functions, bridges, GUI) in the background",
   usage: `Usage: drover up [--foreground] [--json]
 
-Start every Drover function, the query service and the local bridge (clusters local,
-sequential, dummy). Uses the configured NATS and Postgres when they answer, else starts
+Start every Drover function, the query and command services, the local bridge (clusters
+local, sequential, dummy), the slurm-bridge when sbatch is on the PATH and 'scontrol ping'
+answers, and the web GUI (http://127.0.0.1:4280/, DROVER_GUI_PORT). Uses the configured NATS and Postgres when they answer, else starts
 private ones (installing them from Debian when missing). Returns once the stack is ready
 and leaves it running; other drover commands find it through $DROVER_HOME/stack.json.
 
