@@ -1,4 +1,5 @@
 import type { Sql, TransactionSql } from "postgres";
+import { LIVE_WORKFLOW } from "./statuses.ts";
 
 type Tx = TransactionSql | Sql;
 
@@ -40,4 +41,53 @@ export async function releaseDownstream(
     )
     select workflow_id, count(*) filter (where ready)::int as ready
     from released group by workflow_id order by workflow_id`;
+}
+
+export interface ReleasedAndLocked {
+  released: Released[];
+  /** the workflows given that are QUEUED/RUNNING, now locked (id order) */
+  locked: { id: number; limited: boolean }[];
+}
+
+/**
+ * releaseDownstream for a caller that has locked the downstream rows already (in id
+ * order, in an earlier statement), and in the same statement the row locks of the live
+ * workflows among `workflowIds` (id order), as settleWorkflows takes them: the caller
+ * then judges them with judgeWorkflows. `limited`: the workflow or one of its arrays has
+ * a concurrency limit (a finished task frees a slot schedule may fill).
+ */
+export async function releaseDownstreamAndLock(
+  tx: Tx,
+  doneTaskIds: readonly number[],
+  workflowIds: readonly number[],
+): Promise<ReleasedAndLocked> {
+  const wf = [...new Set(workflowIds)].sort((a, b) => a - b);
+  const [row] = await tx<{ released: Released[]; locked: { id: number; limited: boolean }[] }[]>`
+    with released as (
+      update task t set pending_upstream = greatest(0, t.pending_upstream - c.n)
+      from (
+        select downstream_id, count(*)::int as n
+        from edge where upstream_id = any(${[...doneTaskIds]}::bigint[])
+        group by downstream_id
+      ) c
+      where t.id = c.downstream_id
+      returning t.workflow_id,
+        (t.pending_upstream = 0 and t.status in ('REGISTERING', 'ADJUSTING_RESOURCES')) as ready
+    ), counted as (
+      select workflow_id, count(*) filter (where ready)::int as ready
+      from released group by workflow_id
+    ), wl as materialized (
+      select w.id, (w.max_concurrently_running is not null or exists (select 1 from task_array a
+          where a.workflow_id = w.id and a.max_concurrently_running is not null)) as limited
+      from workflow w
+      where w.id = any(${wf}::bigint[]) and w.status = any(${[...LIVE_WORKFLOW]}::text[])
+      order by w.id
+      for update of w
+    )
+    select
+      (select coalesce(json_agg(json_build_object('workflow_id', workflow_id, 'ready', ready)
+        order by workflow_id), '[]') from counted) as released,
+      (select coalesce(json_agg(json_build_object('id', id, 'limited', limited) order by id), '[]')
+        from wl) as locked`;
+  return { released: row?.released ?? [], locked: row?.locked ?? [] };
 }

@@ -49,7 +49,18 @@ export async function settleWorkflows(
     where id = any(${ids}::bigint[]) and status = any(${[...LIVE_WORKFLOW]}::text[])
     order by id
     for update`;
-  if (locked.length === 0) return [];
+  return judgeWorkflows(
+    tx,
+    locked.map((w) => w.id),
+  );
+}
+
+/**
+ * settleWorkflows for workflows whose rows the caller has locked already (QUEUED/RUNNING,
+ * in id order, in an earlier statement of this transaction): the verdict and the end.
+ */
+export async function judgeWorkflows(tx: Tx, lockedIds: readonly number[]): Promise<WorkflowEnd[]> {
+  if (lockedIds.length === 0) return [];
   const verdicts = await tx<Verdict[]>`
     select w.id, w.fail_fast,
       not exists (select 1 from task t
@@ -61,7 +72,7 @@ export async function settleWorkflows(
           and t.pending_upstream = 0) as ready,
       exists (select 1 from task t
         where t.workflow_id = w.id and t.status = 'ERROR_FATAL') as fatal
-    from workflow w where w.id = any(${locked.map((w) => w.id)}::bigint[])`;
+    from workflow w where w.id = any(${[...lockedIds]}::bigint[])`;
   const done = verdicts.filter((v) => v.all_done).map((v) => v.id);
   const failed = verdicts
     .filter((v) => !v.all_done && v.fatal && !v.busy && (v.fail_fast || !v.ready))

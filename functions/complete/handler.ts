@@ -17,11 +17,11 @@ import { PendingEvents } from "../../bus/events.ts";
 import { defineFunction } from "../../bus/runtime.ts";
 import { TiDone } from "../../bus/schemas.ts";
 import { Subjects } from "../../bus/subjects.ts";
-import { releaseDownstream } from "../../store/downstream.ts";
+import { releaseDownstreamAndLock } from "../../store/downstream.ts";
 import { INSTANCE_BOUND_TASK } from "../../store/statuses.ts";
-import { moveTasks, sortedIds } from "../../store/task-transition.ts";
-import { settleWorkflows } from "../../store/workflow-end.ts";
-import { finishInstances, limitedWorkflows } from "./sql.ts";
+import { sortedIds } from "../../store/task-transition.ts";
+import { judgeWorkflows } from "../../store/workflow-end.ts";
+import { finishAndMoveTasks } from "./sql.ts";
 
 export function wakeMsgId(workflowId: number, doneTaskIds: readonly number[]): string {
   const digest = createHash("sha256").update(doneTaskIds.join(",")).digest("hex").slice(0, 16);
@@ -37,24 +37,19 @@ export const complete = defineFunction({
     const results = sortedIds(byId.keys()).map((id) => byId.get(id)!);
     const events = new PendingEvents();
     const wakes = await ctx.sql.begin(async (tx) => {
-      const finished = await finishInstances(tx, results);
-      if (finished.length === 0) return [];
-      const done = await moveTasks(
-        tx,
-        sortedIds(finished.map((f) => f.task_id)),
-        INSTANCE_BOUND_TASK,
-        "DONE",
-      );
+      // Three statements: instances and tasks DONE with the downstream rows locked;
+      // downstream released with the live workflows locked; the end-of-workflow verdict.
+      const done = await finishAndMoveTasks(tx, results, INSTANCE_BOUND_TASK);
       events.tasks("DONE", done);
       if (done.length === 0) return [];
-      const released = await releaseDownstream(
+      const { released, locked } = await releaseDownstreamAndLock(
         tx,
         done.map((t) => t.id),
-      );
-      const readyIn = new Set(released.filter((r) => r.ready > 0).map((r) => r.workflow_id));
-      const ended = await settleWorkflows(
-        tx,
         done.map((t) => t.workflow_id),
+      );
+      const ended = await judgeWorkflows(
+        tx,
+        locked.map((w) => w.id),
       );
       for (const e of ended) events.workflow(e.workflow_id, e.status);
       const over = new Set(ended.map((e) => e.workflow_id));
@@ -65,12 +60,14 @@ export const complete = defineFunction({
         if (list) list.push(t.id);
         else byWorkflow.set(t.workflow_id, [t.id]);
       }
-      // A wake is for tasks made ready, or for slots freed under a limit. A workflow
-      // without limits that got no task ready has nothing for schedule to do.
-      const quiet = [...byWorkflow.keys()].filter((id) => !readyIn.has(id));
-      const limited = new Set(await limitedWorkflows(tx, quiet));
+      // A wake is for tasks made ready, or for slots freed under a workflow or array
+      // limit. A workflow without limits that got no task ready gives schedule nothing.
+      const wanted = new Set([
+        ...released.filter((r) => r.ready > 0).map((r) => r.workflow_id),
+        ...locked.filter((w) => w.limited).map((w) => w.id),
+      ]);
       return [...byWorkflow]
-        .filter(([workflowId]) => readyIn.has(workflowId) || limited.has(workflowId))
+        .filter(([workflowId]) => wanted.has(workflowId))
         .map(([workflowId, ids]) => ({ workflowId, ids }));
     });
     events.flush(ctx.emit);
