@@ -1,27 +1,28 @@
 import type { Sql, TransactionSql } from "postgres";
 import type { WfSubmit } from "../../bus/submit.ts";
-import { type CopyWriter, copyField, openCopy, textArrayLiteral } from "../../db/copy.ts";
+import { copyField, RowBuffer, textArrayLiteral } from "../../db/copy.ts";
 import { DagReader, type DagSummary } from "../../spec/dag.ts";
 import { SpecError } from "../../spec/errors.ts";
 import { templateVersionHash } from "../../spec/hash.ts";
 import type { TaskSpec, TemplateSpec } from "../../spec/submission.ts";
-import { DEFAULT_RESOURCE_SCALES } from "../../spec/submission.ts";
 import { type ClusterCatalog, specCatalog } from "../../store/catalog.ts";
+import { CopySender } from "./copy-sender.ts";
 import { type Placement, Placer } from "./placement.ts";
 import { compileArgs, compileCommand, type RenderArgs } from "./render.ts";
 import { upsertTemplateVersion } from "./sql.ts";
 
 /**
  * Streams a submission's DAG lines into Postgres: templates (upserted) and their arrays
- * first, then every task by COPY with ids base + i, then every edge by COPY. Validation
+ * first, then every task and edge by COPY, task ids base + i. Validation
  * runs on the same pass; a problem throws SpecError and the caller's transaction rolls
  * back, so nothing of an invalid submission is ever committed. With `tx` absent it only
  * validates and hashes (a resubmission compares hashes before deciding anything).
  *
  * Lines come in batches and are handled synchronously, rows encoded straight into COPY
- * text (~1 MB at a time); the only waits are for the next batch and for Postgres when
- * it falls a few MB behind. Edges are kept as pairs of positions (8 bytes each) and
- * written once the tasks are in.
+ * text (~1 MB Buffers); the only waits are for the next batch and for Postgres when it
+ * falls behind by more than the sender's queue. Edge rows are encoded with their task and
+ * sent in groups of a few MB between task chunks (CopySender), so that Postgres inserts
+ * them while tasks are still being read.
  */
 
 export interface BindTarget {
@@ -50,7 +51,12 @@ interface TemplateState {
    * (an unknown queue is a SpecError there, not an error of the placer).
    */
   placement: Placement | null;
-  scalesJson: string;
+  /**
+   * Null when the template has none: null means the default scales (retry merges a
+   * task's scales over DEFAULT_SCALES), and a jsonb to parse on each of a million rows
+   * was ~5% of Postgres's work in the bind's COPY.
+   */
+  scalesJson: string | null;
   fallbackLiteral: string | null;
   command: RenderArgs;
   argsJson: RenderArgs;
@@ -65,6 +71,9 @@ interface TemplateState {
 const TASK_COLUMNS = `id, name, hash, command, args, pending_upstream, workflow_id, array_id,
   max_attempts, cluster_id, queue_id, cores, memory_bytes, runtime_seconds, project,
   resource_scales, fallback_queues, attributes`;
+
+/** Edge rows gathered before they are sent as one group (one switch of COPY). */
+const EDGE_GROUP_BYTES = 6 << 20;
 
 export async function streamDag(
   batches: AsyncIterable<readonly unknown[]>,
@@ -89,11 +98,28 @@ export async function streamDag(
   const placer = new Placer(catalog, msg.workflow);
   const templates = new Map<string, TemplateState>();
   const defaultMaxAttempts = msg.workflow.default_max_attempts;
-  let edges = new Int32Array(2 * Math.max(1024, Math.min(msg.counts.edges, 1 << 26)));
-  let edgeCount = 0;
-  // Opened at the first task: the template lines before it run queries of their own.
-  let tasks: CopyWriter | null = null;
+  // Its first COPY starts with the first task: template lines run queries of their own.
+  const sender = target
+    ? new CopySender(target.tx, {
+        task: `copy task (${TASK_COLUMNS}) from stdin`,
+        edge: "copy edge (upstream_id, downstream_id, workflow_id) from stdin",
+      })
+    : null;
+  const taskRows = new RowBuffer();
+  const edgeRows = new RowBuffer();
+  let edgeGroup: { chunk: Buffer; rows: number }[] = [];
+  let edgeGroupBytes = 0;
+  const sendEdges = async () => {
+    if (edgeRows.size > 0) edgeGroup.push(edgeRows.take());
+    const group = edgeGroup;
+    edgeGroup = [];
+    edgeGroupBytes = 0;
+    for (const { chunk, rows } of group) await sender!.push("edge", chunk, rows);
+  };
+  const base = target?.firstTaskId ?? 0;
+  const edgeSuffix = `\t${target?.workflowId ?? 0}\n`;
   let taskCount = 0;
+  let edgeCount = 0;
   let lastProgress = 0;
   let summary: DagSummary;
 
@@ -109,31 +135,35 @@ export async function streamDag(
         }
         const task: TaskSpec & { i: number } = line;
         const upstream = task.upstream;
-        if (edgeCount + upstream.length > edges.length / 2) {
-          let size = edges.length * 2;
-          while (size < 2 * (edgeCount + upstream.length)) size *= 2;
-          const grown = new Int32Array(size);
-          grown.set(edges);
-          edges = grown;
-        }
-        for (let k = 0; k < upstream.length; k++) {
-          edges[2 * edgeCount] = upstream[k]!;
-          edges[2 * edgeCount + 1] = task.i;
-          edgeCount++;
-        }
         taskCount++;
-        if (target) {
-          tasks ??= await openCopy(target.tx.unsafe(`copy task (${TASK_COLUMNS}) from stdin`));
-          const template = templates.get(task.template)!;
-          tasks.line(
-            `${target!.firstTaskId + task.i}\t${task.name}\t${reader.taskHash(task.i)}\t${template.command(task.args)}\t${template.argsJson(task.args)}\t${upstream.length}${ownTail(task, template, placer, target!, defaultMaxAttempts)}`,
-          );
+        edgeCount += upstream.length;
+        if (target === null) continue;
+        const id = base + task.i;
+        const template = templates.get(task.template)!;
+        taskRows.line(
+          `${id}\t${task.name}\t${reader.taskHash(task.i)}\t${template.command(task.args)}\t${template.argsJson(task.args)}\t${upstream.length}${ownTail(task, template, placer, target, defaultMaxAttempts)}`,
+        );
+        if (upstream.length > 0) {
+          let text = "";
+          for (let k = 0; k < upstream.length; k++) {
+            text += `${base + upstream[k]!}\t${id}${edgeSuffix}`;
+          }
+          edgeRows.line(text, upstream.length);
         }
       }
       phase("validate+encode");
-      if (tasks?.full) {
-        await tasks.flush();
-        phase("copy wait");
+      if (sender) {
+        if (taskRows.full) {
+          const { chunk, rows } = taskRows.take();
+          await sender.push("task", chunk, rows);
+        }
+        if (edgeRows.full) {
+          const taken = edgeRows.take();
+          edgeGroup.push(taken);
+          edgeGroupBytes += taken.chunk.length;
+          if (edgeGroupBytes >= EDGE_GROUP_BYTES) await sendEdges();
+        }
+        phase("queue wait");
       }
       if (taskCount - lastProgress >= 50_000) {
         lastProgress = taskCount;
@@ -146,15 +176,18 @@ export async function streamDag(
         `the DAG holds ${taskCount} tasks but the submission announced ${msg.counts.tasks}`,
       );
     }
-    if (target && tasks) {
-      await tasks.end();
-      phase("task copy end");
-      await writeEdges(target, edges, edgeCount, onProgress);
-      phase("edges");
+    if (sender) {
+      const { chunk, rows } = taskRows.take();
+      await sender.push("task", chunk, rows);
+      await sendEdges();
+      phase("queue wait");
+      await sender.close();
+      phase("copy end");
+      phases["copy switches"] = sender.switchMs;
     }
   } catch (err) {
     // An open COPY must end before the transaction can roll back.
-    tasks?.abort(err);
+    await sender?.abort(err);
     throw err;
   }
   return { taskCount, edgeCount, dagHash: summary.dagHash, tasksetHash: summary.taskSetHash };
@@ -171,7 +204,7 @@ async function templateState(
     spec,
     arrayId,
     placement: null,
-    scalesJson: JSON.stringify(spec.resource_scales ?? DEFAULT_RESOURCE_SCALES),
+    scalesJson: spec.resource_scales ? JSON.stringify(spec.resource_scales) : null,
     fallbackLiteral: spec.fallback_queues ? textArrayLiteral(spec.fallback_queues) : null,
     command: compileCommand(spec.command),
     argsJson: compileArgs(argNames),
@@ -249,33 +282,6 @@ async function createArray(target: BindTarget, spec: TemplateSpec, hash: string)
     values (${target.workflowId}, ${versionId}, ${spec.max_concurrently_running ?? null})
     returning id`;
   return row!.id;
-}
-
-async function writeEdges(
-  target: BindTarget,
-  edges: Int32Array,
-  count: number,
-  onProgress?: () => void,
-): Promise<void> {
-  if (count === 0) return;
-  const writer = await openCopy(
-    target.tx.unsafe("copy edge (upstream_id, downstream_id, workflow_id) from stdin"),
-  );
-  const base = target.firstTaskId;
-  const suffix = `\t${target.workflowId}\n`;
-  try {
-    for (let e = 0; e < count; e++) {
-      writer.line(`${base + edges[2 * e]!}\t${base + edges[2 * e + 1]!}${suffix}`);
-      if (writer.full) {
-        await writer.flush();
-        if ((e & 0x3ffff) === 0) onProgress?.();
-      }
-    }
-    await writer.end();
-  } catch (err) {
-    writer.abort(err);
-    throw err;
-  }
 }
 
 export type { Sql };
