@@ -158,7 +158,7 @@ describe("slurm-bridge on a real Slurm", { skip: slurmSkip }, () => {
       return true;
     });
     await env.launch(batch);
-    await env.settle([early, other], 30_000);
+    await env.settle([early, other], 120_000);
     assert.equal(env.bridge.outcomes.get(early)?.kind, "killed");
     assert.equal(env.seen.first(other)?.kind, "done");
     const manifest = readFileSync(
