@@ -134,7 +134,7 @@ describe("slurm-bridge on a real Slurm", { skip: slurmSkip }, () => {
     const running = ids.filter((id) => env.seen.count("ti.running", id) > 0);
     const before = env.bridge.stats().scancel_calls;
     await env.kill(ids, "workflow stopped");
-    await env.settle(ids, 30_000);
+    await env.settle(ids, 90_000);
     assert.equal(env.bridge.stats().scancel_calls - before, 1, "one scancel for the order");
     for (const id of ids) {
       assert.deepEqual(
@@ -179,7 +179,7 @@ describe("slurm-bridge on a real Slurm", { skip: slurmSkip }, () => {
     const jobId = env.seen.launched.find((l) => l.id === id)!.distributor_id;
     const { spawnSync } = await import("node:child_process");
     assert.equal(spawnSync("scancel", [jobId]).status, 0);
-    await env.settle([id], 30_000);
+    await env.settle([id], 90_000);
     assert.equal(env.seen.first(id)?.kind, "error");
     assert.match(env.bridge.outcomes.get(id)!.message!, /CANCELLED.*outside Drover/);
   });
