@@ -16,7 +16,7 @@ import { PendingEvents } from "../../bus/events.ts";
 import { defineFunction } from "../../bus/runtime.ts";
 import { TiHeartbeat, TiLaunched, TiRunning } from "../../bus/schemas.ts";
 import { Subjects } from "../../bus/subjects.ts";
-import { moveTasks, sortedIds } from "../../store/task-transition.ts";
+import { sortedIds } from "../../store/task-transition.ts";
 import {
   extendReportBy,
   launchInstances,
@@ -65,38 +65,28 @@ export function createHeartbeat(options: HeartbeatOptions = {}) {
         case Subjects.tiLaunched: {
           const entries = lastById(msg.data.instances);
           await ctx.sql.begin(async (tx) => {
+            // Instances and their tasks move in one statement.
             const moved = await launchInstances(tx, entries, seconds);
-            const movedIds = new Set(moved.map((m) => m.id));
+            const movedIds = new Set(moved.instances.map((m) => m.id));
             await recordLaunchDetails(
               tx,
               entries.filter((e) => !movedIds.has(e.id)),
             );
-            const tasks = await moveTasks(
-              tx,
-              sortedIds(moved.map((m) => m.task_id)),
-              ["INSTANTIATING"],
-              "LAUNCHED",
-            );
-            events.tasks("LAUNCHED", tasks);
+            events.tasks("LAUNCHED", moved.tasks);
           });
           break;
         }
         case Subjects.tiRunning: {
           const entries = lastById(msg.data.instances);
           await ctx.sql.begin(async (tx) => {
+            // Instances and their tasks move in one statement.
             const moved = await runInstances(tx, entries, seconds);
-            const movedIds = new Set(moved.map((m) => m.id));
+            const movedIds = new Set(moved.instances.map((m) => m.id));
             await recordRunningDetails(
               tx,
               entries.filter((e) => !movedIds.has(e.id)),
             );
-            const tasks = await moveTasks(
-              tx,
-              sortedIds(moved.map((m) => m.task_id)),
-              ["INSTANTIATING", "LAUNCHED"],
-              "RUNNING",
-            );
-            events.tasks("RUNNING", tasks);
+            events.tasks("RUNNING", moved.tasks);
           });
           break;
         }

@@ -15,6 +15,32 @@ export interface MovedInstance {
   workflow_id: number;
 }
 
+/** Instances moved by a transition, and the tasks that followed them (id order each). */
+export interface Moved {
+  instances: MovedInstance[];
+  tasks: { id: number; workflow_id: number }[];
+}
+
+interface MovedRow {
+  kind: "instance" | "task";
+  id: number;
+  task_id: number | null;
+  workflow_id: number;
+}
+
+function split(rows: readonly MovedRow[]): Moved {
+  const instances: MovedInstance[] = [];
+  const tasks: { id: number; workflow_id: number }[] = [];
+  for (const r of rows) {
+    if (r.kind === "instance")
+      instances.push({ id: r.id, task_id: r.task_id!, workflow_id: r.workflow_id });
+    else tasks.push({ id: r.id, workflow_id: r.workflow_id });
+  }
+  instances.sort((a, b) => a.id - b.id);
+  tasks.sort((a, b) => a.id - b.id);
+  return { instances, tasks };
+}
+
 type LaunchedEntry = TiLaunched["instances"][number];
 type RunningEntry = TiRunning["instances"][number];
 
@@ -26,9 +52,9 @@ export async function launchInstances(
   tx: Tx,
   entries: readonly LaunchedEntry[],
   reportBySeconds: number,
-): Promise<MovedInstance[]> {
-  if (entries.length === 0) return [];
-  return tx<MovedInstance[]>`
+): Promise<Moved> {
+  if (entries.length === 0) return { instances: [], tasks: [] };
+  const rows = await tx<MovedRow[]>`
     with d as (
       select * from unnest(${entries.map((e) => e.id)}::bigint[],
         ${entries.map((e) => e.distributor_id)}::text[],
@@ -46,8 +72,18 @@ export async function launchInstances(
     ), audit as (
       insert into task_instance_status_audit (task_instance_id, status)
       select id, 'LAUNCHED' from moved
+    ), tasks as (
+      update task set status = 'LAUNCHED', status_at = now()
+      where id in (select task_id from moved) and status = any(${["INSTANTIATING"]}::text[])
+      returning id, workflow_id
+    ), task_audit as (
+      insert into task_status_audit (task_id, workflow_id, status)
+      select id, workflow_id, 'LAUNCHED' from tasks
     )
-    select id, task_id, workflow_id from moved order by id`;
+    select 'instance' as kind, id, task_id, workflow_id from moved
+    union all
+    select 'task' as kind, id, null, workflow_id from tasks`;
+  return split(rows);
 }
 
 /**
@@ -79,9 +115,9 @@ export async function runInstances(
   tx: Tx,
   entries: readonly RunningEntry[],
   reportBySeconds: number,
-): Promise<MovedInstance[]> {
-  if (entries.length === 0) return [];
-  return tx<MovedInstance[]>`
+): Promise<Moved> {
+  if (entries.length === 0) return { instances: [], tasks: [] };
+  const rows = await tx<MovedRow[]>`
     with d as (
       select * from unnest(${entries.map((e) => e.id)}::bigint[],
         ${entries.map((e) => e.node ?? null)}::text[],
@@ -97,8 +133,18 @@ export async function runInstances(
     ), audit as (
       insert into task_instance_status_audit (task_instance_id, status)
       select id, 'RUNNING' from moved
+    ), tasks as (
+      update task set status = 'RUNNING', status_at = now()
+      where id in (select task_id from moved) and status = any(${["INSTANTIATING", "LAUNCHED"]}::text[])
+      returning id, workflow_id
+    ), task_audit as (
+      insert into task_status_audit (task_id, workflow_id, status)
+      select id, workflow_id, 'RUNNING' from tasks
     )
-    select id, task_id, workflow_id from moved order by id`;
+    select 'instance' as kind, id, task_id, workflow_id from moved
+    union all
+    select 'task' as kind, id, null, workflow_id from tasks`;
+  return split(rows);
 }
 
 /**
