@@ -51,12 +51,16 @@ const report = spawnSync("sh", ["examples/bin/report.sh", "/tmp/drover-example"]
   encoding: "utf8",
 });
 if (report.stdout) console.log(`  ${report.stdout.trim()}`);
-console.log(`
-Where to look next:
-  npx drover status ${result.id}              counts by status
-  npx drover tasks ${result.id}               every task
-  npx drover errors ${result.id}              what failed, with stderr (one model run failed once)
-  npx drover task <TASK>                  one task's attempts, logs and resources
-  npx drover down                         stop the stack
-`);
+const guiPort = process.env.DROVER_GUI_PORT || "4280";
+const next = [
+  [`npx drover status ${result.id}`, "counts by status"],
+  [`npx drover tasks ${result.id}`, "every task"],
+  [`npx drover errors ${result.id}`, "what failed, with stderr (one model run failed once)"],
+  ["npx drover task <TASK>", "one task's attempts, logs and resources"],
+  [`http://127.0.0.1:${guiPort}/`, "the web GUI"],
+  ["npx drover down", "stop the stack"],
+];
+console.log("\nWhere to look next:");
+for (const [command, what] of next) console.log(`  ${command.padEnd(34)} ${what}`);
+
 process.exit(result.status === "DONE" ? 0 : 1);
