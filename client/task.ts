@@ -26,15 +26,14 @@ export interface TaskSettings {
 }
 
 export class Task {
-  /** Upstream tasks and rules, in the order they were added. */
-  readonly upstream: Upstream[] = [];
-
   constructor(
     readonly template: TaskTemplate,
     readonly name: string,
     /** Arg values as strings, in the template's arg order. */
     readonly args: Readonly<Record<string, string>>,
     readonly settings: Readonly<TaskSettings>,
+    /** Upstream tasks and rules, in the order they were added. */
+    readonly upstream: Upstream[] = [],
   ) {}
 
   /** This task runs after `other` (or after the tasks the rule matches). */

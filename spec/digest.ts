@@ -202,12 +202,13 @@ export class DigestSet {
 
 /**
  * An exact map from keys to the index of the first item that had the key, for items
- * that can be compared again (validateSubmission has them all): slots hold item
- * indices, found by a 32-bit hash, and `same(i, j)` decides on equal hashes.
+ * that can be compared again (validateSubmission has them all): slots hold an item
+ * index and its 32-bit hash side by side (one cache line per probe), found by the hash,
+ * and `same(i, j)` decides on equal hashes.
  */
 export class FirstIndex {
+  /** [index + 1 (0 = free), hash] per slot. */
   private slots: Int32Array;
-  private hashes: Int32Array;
   private mask: number;
   private size = 0;
 
@@ -217,44 +218,39 @@ export class FirstIndex {
   ) {
     let capacity = 1024;
     while (capacity < expected * 2) capacity *= 2;
-    this.slots = new Int32Array(capacity).fill(-1);
-    this.hashes = new Int32Array(capacity);
+    this.slots = new Int32Array(capacity * 2);
     this.mask = capacity - 1;
   }
 
   /** The index of an earlier item with the same key as item `i` (hash `h`), else adds i and returns -1. */
   addOrGet(i: number, h: number): number {
-    const { slots, hashes, mask } = this;
+    const { slots, mask } = this;
     for (let s = h & mask; ; s = (s + 1) & mask) {
-      const j = slots[s]!;
+      const j = slots[2 * s]! - 1;
       if (j < 0) {
-        slots[s] = i;
-        hashes[s] = h;
+        slots[2 * s] = i + 1;
+        slots[2 * s + 1] = h;
         if (++this.size * 2 > mask + 1) this.grow();
         return -1;
       }
-      if (hashes[s] === h && this.same(j, i)) return j;
+      if (slots[2 * s + 1] === h && this.same(j, i)) return j;
     }
   }
 
   private grow(): void {
-    const oldSlots = this.slots;
-    const oldHashes = this.hashes;
+    const old = this.slots;
     const capacity = (this.mask + 1) * 2;
     const mask = capacity - 1;
-    const slots = new Int32Array(capacity).fill(-1);
-    const hashes = new Int32Array(capacity);
-    for (let o = 0; o < oldSlots.length; o++) {
-      const j = oldSlots[o]!;
-      if (j < 0) continue;
-      const h = oldHashes[o]!;
+    const slots = new Int32Array(capacity * 2);
+    for (let o = 0; o < old.length; o += 2) {
+      if (old[o] === 0) continue;
+      const h = old[o + 1]!;
       let s = h & mask;
-      while (slots[s]! >= 0) s = (s + 1) & mask;
-      slots[s] = j;
-      hashes[s] = h;
+      while (slots[2 * s] !== 0) s = (s + 1) & mask;
+      slots[2 * s] = old[o]!;
+      slots[2 * s + 1] = h;
     }
     this.slots = slots;
-    this.hashes = hashes;
     this.mask = mask;
   }
 }
