@@ -50,21 +50,6 @@ export async function finishInstances(
 }
 
 /**
- * Of these workflows, those with a concurrency limit of their own or on one of their
- * arrays: a finished task frees a slot that schedule may fill.
- */
-export async function limitedWorkflows(tx: Tx, workflowIds: readonly number[]): Promise<number[]> {
-  if (workflowIds.length === 0) return [];
-  const rows = await tx<{ id: number }[]>`
-    select w.id from workflow w
-    where w.id = any(${[...workflowIds]}::bigint[])
-      and (w.max_concurrently_running is not null
-        or exists (select 1 from task_array a
-          where a.workflow_id = w.id and a.max_concurrently_running is not null))`;
-  return rows.map((r) => r.id);
-}
-
-/**
  * finishInstances, then the guarded task transition of their tasks (`from` → DONE,
  * audited, store/task-transition.ts), then the row locks of the downstream tasks of the
  * tasks that moved, in id order (as releaseDownstream takes them: fan-ins completed by
