@@ -228,11 +228,16 @@ async function runTimer(
     // Jitter keeps replicas from sweeping in lockstep.
     const wait = timer.everyMs * (0.8 + Math.random() * 0.4);
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, wait);
-      signal.addEventListener("abort", () => {
+      const onAbort = () => {
         clearTimeout(t);
         resolve();
-      });
+      };
+      // One listener per wait, removed when the wait ends: a timer ticks for days.
+      const t = setTimeout(() => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      }, wait);
+      signal.addEventListener("abort", onAbort, { once: true });
     });
     if (signal.aborted) break;
     try {
