@@ -260,3 +260,22 @@ describe("complete", () => {
     assert.equal(ctx.published.length + ctx.emitted.length, 0);
   });
 });
+
+test("a later report for a DONE instance fills in the usage the first one lacked, and changes nothing else", async () => {
+  const f = await insertWorkflow(sql, { tasks: shapes.chain(1) });
+  await runToEnd(sql, f.workflowId);
+  const [inst] = await sql<
+    { id: number }[]
+  >`select id from task_instance where workflow_id = ${f.workflowId}`;
+  await sql`update task_instance set memory_used = null where id = ${inst!.id}`;
+  const late = {
+    v: 1,
+    results: [{ id: inst!.id, exit_code: 0, memory_used: 123_456_789, runtime_used: 9 }],
+  };
+  await deliver(complete, "ti.done", late, fakeContext(sql));
+  const [row] =
+    await sql`select status, memory_used, runtime_used from task_instance where id = ${inst!.id}`;
+  assert.equal(row!.status, "DONE");
+  assert.equal(row!.memory_used, 123_456_789);
+  assert.notEqual(row!.runtime_used, 9, "known usage is kept");
+});

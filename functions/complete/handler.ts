@@ -21,7 +21,7 @@ import { releaseDownstreamAndLock } from "../../store/downstream.ts";
 import { INSTANCE_BOUND_TASK } from "../../store/statuses.ts";
 import { sortedIds } from "../../store/task-transition.ts";
 import { judgeWorkflows } from "../../store/workflow-end.ts";
-import { finishAndMoveTasks } from "./sql.ts";
+import { fillMissingUsage, finishAndMoveTasks } from "./sql.ts";
 
 export function wakeMsgId(workflowId: number, doneTaskIds: readonly number[]): string {
   const digest = createHash("sha256").update(doneTaskIds.join(",")).digest("hex").slice(0, 16);
@@ -36,10 +36,12 @@ export const complete = defineFunction({
     const byId = new Map(msg.data.results.map((r) => [r.id, r]));
     const results = sortedIds(byId.keys()).map((id) => byId.get(id)!);
     const events = new PendingEvents();
+    let settledCount = 0;
     const wakes = await ctx.sql.begin(async (tx) => {
       // Three statements: instances and tasks DONE with the downstream rows locked;
       // downstream released with the live workflows locked; the end-of-workflow verdict.
       const done = await finishAndMoveTasks(tx, results, INSTANCE_BOUND_TASK);
+      settledCount = done.length;
       events.tasks("DONE", done);
       if (done.length === 0) return [];
       const { released, locked } = await releaseDownstreamAndLock(
@@ -71,6 +73,10 @@ export const complete = defineFunction({
         .map(([workflowId, ids]) => ({ workflowId, ids }));
     });
     events.flush(ctx.emit);
+    if (settledCount < results.length) {
+      // Reports for instances that had ended already: keep what they add.
+      await fillMissingUsage(ctx.sql, results);
+    }
     for (const w of wakes) {
       await ctx.publish(
         Subjects.schedWake,

@@ -100,3 +100,29 @@ export async function finishAndMoveTasks(
     from moved order by id`;
   return rows.map((r) => ({ id: r.id, workflow_id: r.workflow_id }));
 }
+
+/**
+ * A later report for an instance already DONE may know more than the first (the Slurm
+ * bridge's MaxRSS from sacct arrives after the worker's own report, which misses the
+ * memory of commands shorter than its first sample): usage still unknown is filled in.
+ * Nothing else changes, so a redelivery stays harmless.
+ */
+export async function fillMissingUsage(tx: Tx, results: readonly DoneEntry[]): Promise<void> {
+  const known = results.filter(
+    (r) => r.memory_used !== undefined || r.runtime_used !== undefined || r.node !== undefined,
+  );
+  if (known.length === 0) return;
+  await tx`
+    update task_instance ti set
+      memory_used = coalesce(ti.memory_used, d.memory_used),
+      runtime_used = coalesce(ti.runtime_used, d.runtime_used),
+      node = coalesce(ti.node, d.node)
+    from unnest(${known.map((r) => r.id)}::bigint[],
+      ${known.map((r) => r.memory_used ?? null)}::bigint[],
+      ${known.map((r) => r.runtime_used ?? null)}::float8[],
+      ${known.map((r) => r.node ?? null)}::text[]) as d (id, memory_used, runtime_used, node)
+    where ti.id = d.id and ti.status = 'DONE'
+      and ((ti.memory_used is null and d.memory_used is not null)
+        or (ti.runtime_used is null and d.runtime_used is not null)
+        or (ti.node is null and d.node is not null))`;
+}
