@@ -2,7 +2,9 @@
  * DagReader: validates a DAG stream line by line, holding only compact state per task
  * (128-bit digests of its identity and of its name, digest.ts, and its 32-byte hash:
  * ~100 bytes a task, in typed arrays), and computes the task-set and DAG hashes
- * (hash.ts) on the way. A bad line throws SpecError at once, naming the task.
+ * (hash.ts) on the way. A bad line throws SpecError at once, naming the task; a
+ * repeated identity or name is found within 1,024 tasks (the checks run in batches), at
+ * the latest by finish().
  */
 import { CatalogChecker } from "./catalog-check.ts";
 import { checkTask, checkTemplate, type TemplateInfo, templateInfo } from "./check.ts";
@@ -35,12 +37,20 @@ interface TemplateState extends TemplateInfo {
 }
 
 const HASH_BYTES = 32;
+/** Tasks whose duplicate checks are done together (see pend()). */
+const PENDING = 1024;
 
 export class DagReader {
   private readonly templates = new Map<string, TemplateState>();
   private readonly identities: DigestSet;
   private readonly names: DigestSet;
   private readonly digest = new Hash128();
+  private pendingCount = 0;
+  private readonly pendingIdentities = new Int32Array(4 * PENDING);
+  private readonly pendingNames = new Int32Array(4 * PENDING);
+  private readonly pendingTaskNames: string[] = new Array(PENDING);
+  private readonly foundIdentities = new Uint8Array(PENDING);
+  private readonly foundNames = new Uint8Array(PENDING);
   private readonly taskSet = new HashAccumulator();
   private readonly dag = new HashAccumulator();
   private readonly catalog: CatalogChecker | undefined;
@@ -88,6 +98,7 @@ export class DagReader {
   }
 
   finish(): DagSummary {
+    this.checkPending();
     return {
       templates: [...this.templates.values()].map((t) => t.spec),
       taskCount: this.taskCount,
@@ -116,17 +127,6 @@ export class DagReader {
     checkTask(task, template, this.problems);
     this.throwIfProblems();
     const t = template as TemplateState;
-    // Added at once: a problem below throws, and a reader that threw is not used again.
-    const digest = this.digest.begin().string(task.template);
-    const nodeArgs = t.spec.node_args;
-    for (let k = 0; k < nodeArgs.length; k++) digest.string(task.args[nodeArgs[k]!] ?? "");
-    if (!this.identities.add(digest.end())) {
-      this.problems.add(
-        `${taskLabel(task)}: same template and node_args as an earlier task (duplicate task identity)`,
-      );
-    }
-    if (!this.names.add(this.digest.begin().string(task.name).end()))
-      this.problems.add(`${taskLabel(task)}: name is used by an earlier task`);
     let increasing = true;
     for (let k = 0; k < upstream.length; k++) {
       const u = upstream[k]!;
@@ -149,6 +149,55 @@ export class DagReader {
     this.lastHash = hash;
     this.taskCount++;
     this.edgeCount += upstream.length;
+    this.pend(task, t);
+  }
+
+  /**
+   * Queues the task's identity and name digests for the duplicate checks, which run
+   * every PENDING tasks (and in finish()): a batch of lookups in the big tables costs
+   * far less than one lookup per task (DigestSet.addBatch).
+   */
+  private pend(task: TaskLine, t: TemplateState): void {
+    const k = this.pendingCount++;
+    const digest = this.digest.begin().string(task.template);
+    const nodeArgs = t.spec.node_args;
+    for (let a = 0; a < nodeArgs.length; a++) digest.string(task.args[nodeArgs[a]!] ?? "");
+    digest.end();
+    const ids = this.pendingIdentities;
+    ids[4 * k] = digest.h1;
+    ids[4 * k + 1] = digest.h2;
+    ids[4 * k + 2] = digest.h3;
+    ids[4 * k + 3] = digest.h4;
+    this.digest.begin().string(task.name).end();
+    const names = this.pendingNames;
+    names[4 * k] = digest.h1;
+    names[4 * k + 1] = digest.h2;
+    names[4 * k + 2] = digest.h3;
+    names[4 * k + 3] = digest.h4;
+    this.pendingTaskNames[k] = task.name;
+    if (this.pendingCount === PENDING) this.checkPending();
+  }
+
+  /** The duplicate checks of the queued tasks; throws SpecError naming the first duplicate. */
+  private checkPending(): void {
+    const n = this.pendingCount;
+    if (n === 0) return;
+    this.pendingCount = 0;
+    const sameIdentity = this.foundIdentities;
+    const sameName = this.foundNames;
+    this.identities.addBatch(this.pendingIdentities, n, sameIdentity);
+    this.names.addBatch(this.pendingNames, n, sameName);
+    for (let k = 0; k < n; k++) {
+      if (sameIdentity[k] === 0 && sameName[k] === 0) continue;
+      const label = `task ${JSON.stringify(this.pendingTaskNames[k])}`;
+      if (sameIdentity[k]) {
+        this.problems.add(
+          `${label}: same template and node_args as an earlier task (duplicate task identity)`,
+        );
+      }
+      if (sameName[k]) this.problems.add(`${label}: name is used by an earlier task`);
+      this.throwIfProblems();
+    }
   }
 
   private store(i: number, hex: string): void {

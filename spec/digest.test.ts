@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DigestSet, FirstIndex, Hash128 } from "./digest.ts";
+import { DigestSet, FirstIndex, FNV_SEED, finish32, Hash128, mix32 } from "./digest.ts";
 
 const h = new Hash128();
 function digest(...parts: (string | number)[]): string {
@@ -46,4 +46,14 @@ test("FirstIndex: the first item with an equal key, compared exactly on equal ha
   const firsts = many.map((k, i) => big.addOrGet(i, h.begin().string(k).end().h1));
   assert.equal(firsts.filter((f) => f < 0).length, 20_000);
   assert.equal(firsts[25_000], 5_000);
+});
+
+test("mix32: length-prefixed, so sequences hash apart", () => {
+  const h = (...parts: string[]) => finish32(parts.reduce(mix32, FNV_SEED));
+  assert.equal(h("ab", "c"), h("ab", "c"));
+  assert.notEqual(h("ab", "c"), h("a", "bc"));
+  assert.notEqual(h(""), h());
+  const seen = new Set<number>();
+  for (let i = 0; i < 10_000; i++) seen.add(h(`name_${i}`) & 0xffff);
+  assert.ok(seen.size > 8_000, "low bits spread over the table");
 });

@@ -1,9 +1,8 @@
 /**
  * Compact sets of strings for a million tasks: a string (or a sequence of strings) is
- * reduced to a 128-bit digest, and the digests live in one typed array with open
- * addressing. A V8 Set of a million ~30-character strings costs ~100 MB and keeps a
- * million objects alive for every major GC to trace; this costs 32 bytes a task and
- * no objects.
+ * reduced to a 128-bit digest, and the digests live in typed arrays. A V8 Set of a
+ * million ~30-character strings costs ~100 MB and keeps a million objects alive for
+ * every major GC to trace; this costs 32 bytes a task and no objects.
  *
  * The digest is MurmurHash3 x86_128 over the UTF-16 code units (not cryptographic:
  * two distinct keys share a digest with a probability of about n² / 2^128, ~10^-27
@@ -26,6 +25,23 @@ function fmix(h: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   return h ^ (h >>> 16);
+}
+
+/**
+ * A 32-bit hash of a sequence of strings, for tables that compare their items again on
+ * equal hashes (FirstIndex): `finish32(mix32(mix32(FNV_SEED, a), b))`. FNV-1a over the
+ * length and the UTF-16 units, then murmur's finalizer for well-mixed low bits.
+ */
+export const FNV_SEED = 0x811c9dc5 | 0;
+
+export function mix32(h: number, s: string): number {
+  h = Math.imul(h ^ s.length, 0x01000193);
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+export function finish32(h: number): number {
+  return fmix(h);
 }
 
 /**
@@ -141,59 +157,99 @@ export class Hash128 {
 }
 
 /**
- * A set of 128-bit digests (open addressing, linear probing, 16 bytes a slot, at most
- * half full). The lowest bit of the last word is forced to 1 so that 0 marks a free
- * slot (127 bits of the digest count).
+ * A set of 128-bit digests. The digests are kept in insertion order in a log (16 bytes
+ * each, written in sequence); the hash table (open addressing, linear probing, at most
+ * half full) holds 8 bytes a slot: the log position and 32 other bits of the digest as
+ * a fingerprint, so a probe touches one small slot, and the log only when fingerprints
+ * match. With 16-byte slots, the two tables of a million-task bind were 64 MB of random
+ * accesses, each a cache miss.
  */
 export class DigestSet {
+  /** [log position + 1 (0 = free), fingerprint] per slot. */
   private slots: Int32Array;
   private mask: number;
+  private log: Int32Array;
   size = 0;
 
   constructor(expected = 0) {
     let capacity = 1024;
     while (capacity < expected * 2) capacity *= 2;
-    this.slots = new Int32Array(capacity * 4);
+    this.slots = new Int32Array(capacity * 2);
     this.mask = capacity - 1;
+    this.log = new Int32Array(Math.max(512, expected) * 4);
   }
+
+  /** What addBatch's first pass read (kept, so that the reads are not optimized away). */
+  touched = 0;
 
   /** Adds the digest in `h`; false when it was there already. */
   add(h: Hash128): boolean {
-    const added = this.insert(this.slots, this.mask, h.h1, h.h2, h.h3, h.h4 | 1);
-    if (added && ++this.size * 2 > this.mask + 1) this.grow();
-    return added;
+    return this.insert(h.h1, h.h2, h.h3, h.h4);
   }
 
-  private insert(
-    slots: Int32Array,
-    mask: number,
-    a: number,
-    b: number,
-    c: number,
-    d: number,
-  ): boolean {
-    for (let s = a & mask; ; s = (s + 1) & mask) {
-      const o = s * 4;
-      const w = slots[o + 3]!;
-      if (w === 0) {
-        slots[o] = a;
-        slots[o + 1] = b;
-        slots[o + 2] = c;
-        slots[o + 3] = d;
-        return true;
-      }
-      if (w === d && slots[o] === a && slots[o + 1] === b && slots[o + 2] === c) return false;
+  /**
+   * Adds `count` digests (4 words each in `digests`); `found[k]` is 1 when digest k was
+   * there already (or earlier in the batch), else 0. The slots of the whole batch are
+   * read first, one after the other: their cache misses then overlap, where a miss per
+   * task among a task's other work is paid in full (most of the time of add()).
+   */
+  addBatch(digests: Int32Array, count: number, found: Uint8Array): void {
+    const { slots, mask } = this;
+    let touched = 0;
+    for (let k = 0; k < count; k++) touched ^= slots[2 * (digests[4 * k]! & mask)]!;
+    this.touched = touched;
+    for (let k = 0; k < count; k++) {
+      const o = 4 * k;
+      found[k] = this.insert(digests[o]!, digests[o + 1]!, digests[o + 2]!, digests[o + 3]!)
+        ? 0
+        : 1;
     }
   }
 
+  private insert(a: number, b: number, c: number, fingerprint: number): boolean {
+    const { slots, mask } = this;
+    for (let s = a & mask; ; s = (s + 1) & mask) {
+      const j = slots[2 * s]! - 1;
+      if (j < 0) {
+        this.append(a, b, c, fingerprint);
+        slots[2 * s] = this.size;
+        slots[2 * s + 1] = fingerprint;
+        if (this.size * 2 > mask + 1) this.grow();
+        return true;
+      }
+      if (slots[2 * s + 1] === fingerprint) {
+        const log = this.log;
+        const o = 4 * j;
+        if (log[o] === a && log[o + 1] === b && log[o + 2] === c) return false;
+      }
+    }
+  }
+
+  private append(a: number, b: number, c: number, d: number): void {
+    let o = 4 * this.size;
+    if (o + 4 > this.log.length) {
+      const grown = new Int32Array(this.log.length * 2);
+      grown.set(this.log);
+      this.log = grown;
+    }
+    const log = this.log;
+    log[o++] = a;
+    log[o++] = b;
+    log[o++] = c;
+    log[o] = d;
+    this.size++;
+  }
+
   private grow(): void {
-    const old = this.slots;
     const capacity = (this.mask + 1) * 2;
-    const slots = new Int32Array(capacity * 4);
     const mask = capacity - 1;
-    for (let o = 0; o < old.length; o += 4) {
-      if (old[o + 3] !== 0)
-        this.insert(slots, mask, old[o]!, old[o + 1]!, old[o + 2]!, old[o + 3]!);
+    const slots = new Int32Array(capacity * 2);
+    const log = this.log;
+    for (let j = 0; j < this.size; j++) {
+      let s = log[4 * j]! & mask;
+      while (slots[2 * s] !== 0) s = (s + 1) & mask;
+      slots[2 * s] = j + 1;
+      slots[2 * s + 1] = log[4 * j + 3]!;
     }
     this.slots = slots;
     this.mask = mask;
@@ -220,6 +276,20 @@ export class FirstIndex {
     while (capacity < expected * 2) capacity *= 2;
     this.slots = new Int32Array(capacity * 2);
     this.mask = capacity - 1;
+  }
+
+  /** What prefetch() read (kept, so that the reads are not optimized away). */
+  touched = 0;
+
+  /**
+   * Reads the first slot of each of `count` hashes, one after the other, so that their
+   * cache misses overlap: the addOrGet() calls that follow find them in the cache.
+   */
+  prefetch(hashes: Int32Array, count: number): void {
+    const { slots, mask } = this;
+    let touched = 0;
+    for (let k = 0; k < count; k++) touched ^= slots[2 * (hashes[k]! & mask)]!;
+    this.touched = touched;
   }
 
   /** The index of an earlier item with the same key as item `i` (hash `h`), else adds i and returns -1. */

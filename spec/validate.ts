@@ -12,7 +12,7 @@ import {
   type TemplateInfo,
   templateInfo,
 } from "./check.ts";
-import { FirstIndex, Hash128 } from "./digest.ts";
+import { FirstIndex, FNV_SEED, finish32, mix32 } from "./digest.ts";
 import { Problems } from "./errors.ts";
 import { checkName } from "./names.ts";
 import type { Catalog } from "./resolve.ts";
@@ -87,43 +87,59 @@ export function validateSubmission(
   // Tables of task indices rather than Maps of a million key strings (digest.ts).
   const identities = new FirstIndex(n, (a, b) => sameIdentity(tasks[a]!, tasks[b]!, templates));
   const names = new FirstIndex(n, (a, b) => tasks[a]!.name === tasks[b]!.name);
-  const digest = new Hash128();
+  // Per block of tasks: their hashes first, then the tables' slots for all of them (so
+  // that the cache misses overlap, FirstIndex.prefetch), then the checks in order.
+  const BLOCK = 1024;
+  const identityHashes = new Int32Array(BLOCK);
+  const nameHashes = new Int32Array(BLOCK);
   let upstreamOk = true;
-  for (let i = 0; i < n; i++) {
-    const task = tasks[i] as TaskSpec;
-    const template = templates.get(task.template);
-    checkTask(task, template, problems);
-    let duplicate = false;
-    if (template !== undefined) {
-      digest.begin().string(task.template);
-      const nodeArgs = template.spec.node_args;
-      for (let k = 0; k < nodeArgs.length; k++) {
-        const v = task.args[nodeArgs[k]!];
-        digest.string(typeof v === "string" ? v : String(v ?? "")); // not a string: checkTask says so
+  for (let start = 0; start < n; start += BLOCK) {
+    const end = Math.min(n, start + BLOCK);
+    for (let i = start; i < end; i++) {
+      const task = tasks[i] as TaskSpec;
+      const template = templates.get(task.template);
+      if (template !== undefined) {
+        let h = mix32(FNV_SEED, task.template);
+        const nodeArgs = template.spec.node_args;
+        for (let k = 0; k < nodeArgs.length; k++) {
+          const v = task.args[nodeArgs[k]!];
+          h = mix32(h, typeof v === "string" ? v : String(v ?? "")); // not a string: checkTask says so
+        }
+        identityHashes[i - start] = finish32(h);
       }
-      const same = identities.addOrGet(i, digest.end().h1);
-      if (same >= 0) {
-        duplicate = true;
-        const other = (sub.tasks[same] as TaskSpec).name;
-        problems.add(
-          other === task.name
-            ? `${taskLabel(task)} is defined twice (tasks ${same} and ${i}: same template and node_args)`
-            : `${taskLabel(task)}: same template and node_args as task ${JSON.stringify(other)} (duplicate task identity)`,
-        );
-      }
-      catalogChecker?.checkTask(task, template.spec);
+      if (typeof task.name === "string")
+        nameHashes[i - start] = finish32(mix32(FNV_SEED, task.name));
     }
-    // A duplicate identity usually also duplicates the default name: report it once.
-    const sameName =
-      typeof task.name === "string"
-        ? names.addOrGet(i, digest.begin().string(task.name).end().h1)
-        : -1;
-    if (sameName >= 0 && !duplicate)
-      problems.add(`${taskLabel(task)}: name is used by tasks ${sameName} and ${i}`);
-    for (const u of task.upstream) {
-      if (!Number.isInteger(u) || u < 0 || u >= n) {
-        problems.add(`${taskLabel(task)}: upstream index ${u} is out of range (0..${n - 1})`);
-        upstreamOk = false;
+    identities.prefetch(identityHashes, end - start);
+    names.prefetch(nameHashes, end - start);
+    for (let i = start; i < end; i++) {
+      const task = tasks[i] as TaskSpec;
+      const template = templates.get(task.template);
+      checkTask(task, template, problems);
+      let duplicate = false;
+      if (template !== undefined) {
+        const same = identities.addOrGet(i, identityHashes[i - start]!);
+        if (same >= 0) {
+          duplicate = true;
+          const other = (sub.tasks[same] as TaskSpec).name;
+          problems.add(
+            other === task.name
+              ? `${taskLabel(task)} is defined twice (tasks ${same} and ${i}: same template and node_args)`
+              : `${taskLabel(task)}: same template and node_args as task ${JSON.stringify(other)} (duplicate task identity)`,
+          );
+        }
+        catalogChecker?.checkTask(task, template.spec);
+      }
+      // A duplicate identity usually also duplicates the default name: report it once.
+      const sameName =
+        typeof task.name === "string" ? names.addOrGet(i, nameHashes[i - start]!) : -1;
+      if (sameName >= 0 && !duplicate)
+        problems.add(`${taskLabel(task)}: name is used by tasks ${sameName} and ${i}`);
+      for (const u of task.upstream) {
+        if (!Number.isInteger(u) || u < 0 || u >= n) {
+          problems.add(`${taskLabel(task)}: upstream index ${u} is out of range (0..${n - 1})`);
+          upstreamOk = false;
+        }
       }
     }
   }
