@@ -24,6 +24,8 @@ export interface SubmitOptions {
   resetRunning?: boolean;
   /** how long to wait for bind-dag's answer */
   timeoutMs?: number;
+  /** called once the DAG is in the object store, before the submit is published */
+  onUploaded?: (object: { size: number }) => void;
 }
 
 export class SubmitRejected extends Error {
@@ -88,6 +90,7 @@ export async function submitWorkflow(
   const objectName = `dag-${submissionId}`;
   const store = await openBucket(nc, Buckets.dags);
   const { digest, size } = await putObject(store, objectName, gzipped(dagLines(submission)));
+  options.onUploaded?.({ size });
   const counts = dagCounts(submission);
 
   const message: WfSubmitInput = {
