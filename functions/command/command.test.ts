@@ -170,7 +170,7 @@ describe("commands", { timeout: 120_000 }, () => {
       "every task has its QUEUED and DONE audit",
     );
     // Most tasks active at once, at the start of a task that started in [from, to).
-    const peak = (list: typeof spans, from: Date, to: Date) => {
+    const peak = (list: readonly { start: Date; stop: Date }[], from: Date, to: Date) => {
       let max = 0;
       for (const x of list) {
         if (x.start < from || x.start >= to) continue;
