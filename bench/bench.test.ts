@@ -1,0 +1,42 @@
+// Every benchmark in a small size, so that they keep working between the runs that
+// measure: each prints its JSON and the workflow it measured really ran.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { test } from "node:test";
+import { promisify } from "node:util";
+
+async function bench(...args: string[]): Promise<Record<string, unknown>> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ["--import", "tsx", "bench/main.ts", ...args],
+    { encoding: "utf8", env: { ...process.env, DROVER_LOG_LEVEL: "error" } },
+  );
+  return JSON.parse(stdout) as Record<string, unknown>;
+}
+
+test("bind, built with the client and as a spec file through drover submit", {
+  timeout: 120_000,
+}, async () => {
+  for (const via of ["client", "spec"]) {
+    const r = await bench("bind", "--tasks", "2500", "--via", via);
+    // 50 prep tasks and 50 × 50 model tasks, each model depending on its prep.
+    assert.equal(r.tasks, 2550, via);
+    assert.equal(r.edges, 2500, via);
+    const rss = r.peak_rss_mib as { client: number; bind_dag: number };
+    assert.ok(rss.client > 0 && rss.bind_dag > 0, `${via}: both peak RSS measured`);
+  }
+});
+
+test("lifecycle and chain run their workflows to DONE", { timeout: 120_000 }, async () => {
+  const lifecycle = await bench("lifecycle", "--tasks", "500");
+  assert.equal(lifecycle.status, "DONE");
+  const chain = await bench("chain", "--length", "20");
+  assert.equal(chain.status, "DONE");
+  const latency = chain.edge_latency_ms as { p50: number };
+  assert.ok(latency.p50 > 0, "edge latency measured over the chain's 19 edges");
+});
+
+test("a bad option is an error naming it", async () => {
+  await assert.rejects(bench("bind", "--via", "carrier-pigeon"), /--via must be/);
+  await assert.rejects(bench("nonsense"), /usage: npm run bench/);
+});
