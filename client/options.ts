@@ -4,13 +4,14 @@
  */
 import { z } from "zod";
 import { wholeNumber } from "../spec/file-schema.ts";
+import { LIMITS } from "../spec/limits.ts";
 
 const Scalar = z.union([z.string(), z.number(), z.boolean()]);
 const Amount = z.union([z.string(), z.number()]);
 const Scale = z.union([z.number().positive(), z.array(Amount).min(1)]);
 
 export const ResourcesOptionsSchema = z.strictObject({
-  cores: wholeNumber(1).optional(),
+  cores: wholeNumber(1, LIMITS.cores).optional(),
   /** `"2G"`, `"512M"`, … or a number of GiB. */
   memory: Amount.optional(),
   /** `"30m"`, `"2h"`, `"HH:MM:SS"`, … or a number of seconds. */
@@ -47,7 +48,7 @@ export type TemplateOptions = z.infer<typeof TemplateOptionsSchema>;
 
 /** The fields every task option object shares (upstream is typed separately). */
 export const TaskCommonOptionsSchema = z.strictObject({
-  maxAttempts: wholeNumber(1).optional(),
+  maxAttempts: wholeNumber(1, LIMITS.attempts).optional(),
   resources: ResourcesOptionsSchema.optional(),
   cluster: z.string().min(1).optional(),
   attributes: z.record(z.string(), Scalar).optional(),
@@ -62,7 +63,7 @@ export const WorkflowOptionsSchema = z.strictObject({
   maxConcurrentlyRunning: wholeNumber(0).optional(),
   defaultCluster: z.string().min(1).optional(),
   defaultResources: ResourcesOptionsSchema.optional(),
-  defaultMaxAttempts: wholeNumber(1).optional(),
+  defaultMaxAttempts: wholeNumber(1, LIMITS.attempts).optional(),
   failFast: z.boolean().optional(),
   attributes: z.record(z.string(), Scalar).optional(),
   timeoutSeconds: wholeNumber(1).optional(),

@@ -2,8 +2,10 @@
  * Structural checks of templates and single tasks, shared by validateSubmission and
  * the streaming DagReader. Each adds problem lines naming the template or task.
  */
+
 import { checkArgName, commandPlaceholders } from "./command.ts";
 import type { Problems } from "./errors.ts";
+import { LIMITS } from "./limits.ts";
 import { checkName } from "./names.ts";
 import type { NormalizedResources, ResourceScales, TaskSpec, TemplateSpec } from "./submission.ts";
 
@@ -63,9 +65,7 @@ function taskIsValid(task: TaskSpec, template: TemplateInfo | undefined): boolea
   }
   if (given !== template.argCount) return false;
   const { max_attempts, resources, attributes } = task;
-  if (max_attempts !== undefined && !(Number.isSafeInteger(max_attempts) && max_attempts >= 1)) {
-    return false;
-  }
+  if (!inRange(max_attempts, LIMITS.attempts)) return false;
   if (resources !== undefined && !resourcesAreValid(resources)) return false;
   if (task.cluster === "") return false;
   if (attributes !== undefined) {
@@ -75,8 +75,12 @@ function taskIsValid(task: TaskSpec, template: TemplateInfo | undefined): boolea
 }
 
 function resourcesAreValid(r: NormalizedResources): boolean {
-  const count = (v: number | undefined) => v === undefined || (Number.isSafeInteger(v) && v >= 1);
-  return count(r.cores) && count(r.memory_bytes) && count(r.runtime_seconds) && r.queue !== "";
+  return (
+    inRange(r.cores, LIMITS.cores) &&
+    inRange(r.memory_bytes, Number.MAX_SAFE_INTEGER) &&
+    inRange(r.runtime_seconds, LIMITS.int) &&
+    r.queue !== ""
+  );
 }
 
 /** Every problem of a task that taskIsValid rejected. */
@@ -98,7 +102,7 @@ function reportTask(task: TaskSpec, template: TemplateInfo | undefined, problems
   for (const a of template.argSet) {
     if (!Object.hasOwn(task.args, a)) problems.add(`${label}: arg "${a}" is missing`);
   }
-  checkCount(task.max_attempts, 1, `${label}: max_attempts`, problems);
+  checkCount(task.max_attempts, 1, `${label}: max_attempts`, problems, LIMITS.attempts);
   checkResources(task.resources, label, problems);
   if (task.cluster === "") problems.add(`${label}: cluster is empty`);
   if (task.attributes !== undefined) {
@@ -116,8 +120,8 @@ export function checkResources(
   problems: Problems,
 ): void {
   if (r === undefined) return;
-  checkCount(r.cores, 1, `${label}: cores`, problems);
-  checkCount(r.memory_bytes, 1, `${label}: memory`, problems);
+  checkCount(r.cores, 1, `${label}: cores`, problems, LIMITS.cores);
+  checkCount(r.memory_bytes, 1, `${label}: memory`, problems, Number.MAX_SAFE_INTEGER);
   checkCount(r.runtime_seconds, 1, `${label}: runtime`, problems);
   if (r.queue === "") problems.add(`${label}: queue is empty`);
 }
@@ -134,15 +138,20 @@ function checkScales(s: ResourceScales | undefined, label: string, problems: Pro
   }
 }
 
-/** An optional whole number of at least `min`. */
+/** An optional whole number of at least `min` and at most `max` (what its column holds). */
 export function checkCount(
   value: number | undefined,
   min: number,
   what: string,
   problems: Problems,
+  max: number = LIMITS.int,
 ): void {
   if (value === undefined) return;
   if (!Number.isSafeInteger(value) || value < min) {
     problems.add(`${what} ${value} must be a whole number of at least ${min}`);
-  }
+  } else if (value > max) problems.add(`${what} ${value} must be at most ${max}`);
+}
+
+function inRange(v: number | undefined, max: number): boolean {
+  return v === undefined || (Number.isSafeInteger(v) && v >= 1 && v <= max);
 }

@@ -4,7 +4,9 @@
  * strings, names and references are checked while expanding (expand.ts), where the
  * messages can name the task.
  */
+
 import { z } from "zod";
+import { LIMITS } from "./limits.ts";
 
 const SCALAR_ERROR = "expected a string, number or boolean";
 const Scalar = z.union([z.string(), z.number(), z.boolean()], { error: SCALAR_ERROR });
@@ -17,15 +19,16 @@ const Runtime = z
 const ArgNames = z.array(z.string());
 
 /** A whole number of at least `min`, with a message users understand. */
-export function wholeNumber(min: number) {
+export function wholeNumber(min: number, max: number = LIMITS.int) {
   return z
     .int({ error: "expected a whole number" })
-    .min(min, { error: `must be a whole number of at least ${min}` });
+    .min(min, { error: `must be a whole number of at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
 }
 
 const ResourcesFile = z
   .strictObject({
-    cores: wholeNumber(1).optional(),
+    cores: wholeNumber(1, LIMITS.cores).optional(),
     memory: Memory.optional(),
     runtime: Runtime.optional(),
     queue: z.string().min(1).optional(),
@@ -77,7 +80,7 @@ export const TaskFileSchema = z.strictObject({
     .optional()
     .meta({ description: "Cross product over the listed args: one task per combination" }),
   upstream: z.array(UpstreamRefSchema).optional(),
-  max_attempts: wholeNumber(1).optional(),
+  max_attempts: wholeNumber(1, LIMITS.attempts).optional(),
   resources: ResourcesFile.optional(),
   cluster: z.string().min(1).optional(),
   attributes: z.record(z.string(), Scalar).optional(),
@@ -92,7 +95,7 @@ export const WorkflowFileSchema = z.strictObject({
   max_concurrently_running: wholeNumber(0).optional(),
   default_cluster: z.string().min(1).optional(),
   default_resources: ResourcesFile.optional(),
-  default_max_attempts: wholeNumber(1).optional(),
+  default_max_attempts: wholeNumber(1, LIMITS.attempts).optional(),
   fail_fast: z.boolean().optional(),
   attributes: z.record(z.string(), Scalar).optional(),
   timeout_seconds: wholeNumber(1).optional(),

@@ -30,6 +30,15 @@ describe("rejected with a message naming the task and field", () => {
       /tasks\[0\]\.max_attempts \(task "x"\): must be a whole number of at least 1$/m,
     );
     rejects(doc([{ template: "agg", foreach: { location: [] } }]), /tasks\[0\]\.foreach\.location/);
+    rejects(
+      doc([{ template: "prep", name: "x", max_attempts: 5000, resources: { cores: 40000 } }]),
+      /tasks\[0\]\.max_attempts \(task "x"\): must be at most 1000$/m,
+      /tasks\[0\]\.resources\.cores \(task "x"\): must be at most 32767$/m,
+    );
+    rejects(
+      doc([{ template: "prep", name: "x", resources: { runtime: "100000d" } }]),
+      /runtime "100000d" is too large \(at most 2147483647 seconds\)/,
+    );
   });
 
   test("unknown template", () => {

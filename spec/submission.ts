@@ -9,12 +9,14 @@
  * entry): treat it as immutable.
  */
 import { z } from "zod";
+import { LIMITS } from "./limits.ts";
 
-const positiveInt = z.int().positive();
+const positiveInt = z.int().positive().max(LIMITS.int);
+const attempts = z.int().positive().max(LIMITS.attempts);
 
 export const NormalizedResourcesSchema = z.object({
-  cores: positiveInt.optional(),
-  memory_bytes: positiveInt.optional(),
+  cores: z.int().positive().max(LIMITS.cores).optional(),
+  memory_bytes: z.int().positive().optional(),
   runtime_seconds: positiveInt.optional(),
   queue: z.string().min(1).optional(),
   project: z.string().min(1).optional(),
@@ -40,7 +42,7 @@ export const TemplateSpecSchema = z.object({
   resources: NormalizedResourcesSchema.optional(),
   resource_scales: ResourceScalesSchema.optional(),
   fallback_queues: z.array(z.string().min(1)).optional(),
-  max_concurrently_running: z.int().nonnegative().optional(),
+  max_concurrently_running: z.int().nonnegative().max(LIMITS.int).optional(),
 });
 export type TemplateSpec = z.infer<typeof TemplateSpecSchema>;
 
@@ -50,7 +52,7 @@ export const TaskSpecSchema = z.object({
   args: z.record(z.string(), z.string()),
   /** Indices into Submission.tasks. */
   upstream: z.array(z.int().nonnegative()),
-  max_attempts: positiveInt.optional(),
+  max_attempts: attempts.optional(),
   resources: NormalizedResourcesSchema.optional(),
   cluster: z.string().min(1).optional(),
   attributes: z.record(z.string(), z.string()).optional(),
@@ -65,10 +67,10 @@ export const WorkflowSpecSchema = z.object({
   name: z.string().min(1),
   /** The workflow's identity with the tool; absent = a new workflow on every submit. */
   args: z.record(z.string(), WorkflowArgValueSchema).optional(),
-  max_concurrently_running: z.int().nonnegative().optional(),
+  max_concurrently_running: z.int().nonnegative().max(LIMITS.int).optional(),
   default_cluster: z.string().min(1).default("local"),
   default_resources: NormalizedResourcesSchema.optional(),
-  default_max_attempts: positiveInt.default(3),
+  default_max_attempts: attempts.default(3),
   fail_fast: z.boolean().default(false),
   attributes: z.record(z.string(), z.string()).optional(),
   timeout_seconds: positiveInt.optional(),

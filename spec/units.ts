@@ -6,7 +6,9 @@
  * `1d`, `HH:MM:SS`, `D-HH:MM:SS`, or a bare number of seconds. Results are whole bytes
  * and whole seconds, rounded up; zero or negative amounts are rejected.
  */
+
 import { SpecError } from "./errors.ts";
+import { LIMITS } from "./limits.ts";
 
 const NUMBER = String.raw`[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?`;
 const BARE = new RegExp(`^${NUMBER}$`, "i");
@@ -56,7 +58,12 @@ export function parseRuntime(value: string | number): number {
       }
     }
   }
-  return positiveInteger("runtime", value, amount, RUNTIME_HINT);
+  const seconds = positiveInteger("runtime", value, amount, RUNTIME_HINT);
+  if (seconds > LIMITS.int)
+    throw new SpecError(
+      `runtime ${JSON.stringify(String(value))} is too large (at most ${LIMITS.int} seconds)`,
+    );
+  return seconds;
 }
 
 function positiveInteger(

@@ -114,6 +114,22 @@ describe("validateSubmission", () => {
     );
   });
 
+  test("amounts and counts past what the database stores", () => {
+    rejects(
+      submission([
+        task(
+          "a",
+          { location: "1", year: "1" },
+          { max_attempts: 5000, resources: { cores: 40_000, runtime_seconds: 2 ** 31 } },
+        ),
+      ]),
+      undefined,
+      /^task "a": max_attempts 5000 must be at most 1000$/m,
+      /^task "a": cores 40000 must be at most 32767$/m,
+      /^task "a": runtime 2147483648 must be at most 2147483647$/m,
+    );
+  });
+
   test("cycle: findCycle names the tasks, each upstream of the next", () => {
     const sub = submission([
       task("a", { location: "1", year: "1" }, { upstream: [2] }),

@@ -3,6 +3,7 @@
  * decided from the Submission (and, given one, the catalog of clusters and queues),
  * all reported at once in one SpecError. Linear in tasks + edges.
  */
+
 import { CatalogChecker } from "./catalog-check.ts";
 import {
   checkCount,
@@ -14,6 +15,7 @@ import {
 } from "./check.ts";
 import { FirstIndex, FNV_SEED, finish32, mix32 } from "./digest.ts";
 import { Problems } from "./errors.ts";
+import { LIMITS } from "./limits.ts";
 import { checkName } from "./names.ts";
 import type { Catalog } from "./resolve.ts";
 import type { Submission, TaskSpec, TemplateSpec } from "./submission.ts";
@@ -62,7 +64,13 @@ export function validateSubmission(
   if (!tool.version) problems.add("tool version is empty");
   if (!workflow.name) problems.add("workflow name is empty");
   checkCount(workflow.max_concurrently_running, 0, "workflow max_concurrently_running", problems);
-  checkCount(workflow.default_max_attempts, 1, "workflow default_max_attempts", problems);
+  checkCount(
+    workflow.default_max_attempts,
+    1,
+    "workflow default_max_attempts",
+    problems,
+    LIMITS.attempts,
+  );
   checkCount(workflow.timeout_seconds, 1, "workflow timeout_seconds", problems);
   checkResources(workflow.default_resources, "workflow default_resources", problems);
 

@@ -67,3 +67,10 @@ test("outgrowing the queue moves to the first fallback that fits; none fits: the
   assert.equal(clamped.queue.name, "long.q");
   assert.equal(clamped.memory_bytes, 10 * G);
 });
+
+test("a runtime growing without a queue limit stops at the largest storable one", () => {
+  const unlimited = q(1, "open.q", null, null);
+  let r = { memory_bytes: G, runtime_seconds: 86400 * 365, cores: 1, queue: unlimited };
+  for (let retry = 1; retry <= 20; retry++) r = adjust(r, "runtime", { runtime: 9 }, retry, []);
+  assert.equal(r.runtime_seconds, 2_147_483_647);
+});

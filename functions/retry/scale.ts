@@ -1,3 +1,4 @@
+import { LIMITS } from "../../spec/limits.ts";
 import type { QueueRow } from "../../store/catalog.ts";
 
 /**
@@ -48,7 +49,9 @@ export function adjust(
   const s = { ...DEFAULT_SCALES, ...(scales ?? {}) };
   const next = { ...current };
   if (exceeded === "memory") next.memory_bytes = scaled(current.memory_bytes, s.memory, retry);
-  else next.runtime_seconds = scaled(current.runtime_seconds, s.runtime, retry);
+  // A runtime is an int column: compounding factors must not overflow it.
+  else
+    next.runtime_seconds = Math.min(scaled(current.runtime_seconds, s.runtime, retry), LIMITS.int);
   if (fits(next, current.queue)) return next;
   const candidates = fallbacks.filter((q) => q.id !== current.queue.id);
   const better = candidates.find((q) => fits(next, q));
