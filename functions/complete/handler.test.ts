@@ -6,7 +6,7 @@ import { type FreshDatabase, freshDatabase } from "../../test/helpers/db.ts";
 import { doneMsg, runToEnd, scheduleAndLaunch } from "../../test/helpers/drive.ts";
 import { deliver, fakeContext } from "../../test/helpers/fake-context.ts";
 import { insertWorkflow, shapes } from "../../test/helpers/workflow-fixture.ts";
-import { complete, wakeMsgId } from "./handler.ts";
+import { complete } from "./handler.ts";
 
 let db: FreshDatabase;
 let sql: Sql;
