@@ -193,6 +193,8 @@ export async function startSlurmBridge(options: SlurmBridgeOptions): Promise<Slu
   const maxArraySize = Math.min(clusterMax, options.maxArraySize ?? clusterMax);
   const vanishMs = (options.vanishSeconds ?? 60) * 1000;
   const missingMs = (options.missingSeconds ?? 600) * 1000;
+  // slurmdbd may record a job COMPLETED a moment before its .batch step's MaxRSS.
+  const rssGraceMs = 5_000;
   const adoptWindowMs = (options.adoptWindowHours ?? 48) * 3600_000;
 
   const publisher = createPublisher(nc, jetstream(nc));
@@ -520,6 +522,15 @@ export async function startSlurmBridge(options: SlurmBridgeOptions): Promise<Slu
             activity = true;
           }
           continue;
+        }
+        if (el.state === "COMPLETED" && el.maxRssBytes === undefined) {
+          // Wait a little for the step's MaxRSS. Only for COMPLETED: the worker inside
+          // the job has usually reported it already; failures go out at once.
+          inst.completedWithoutRssSince ??= now;
+          if (now - inst.completedWithoutRssSince < rssGraceMs) {
+            activity = true; // poll again soon
+            continue;
+          }
         }
         const slurmOutput = join(part.dir, `slurm-${part.jobId}_${inst.index}.out`);
         const outcome = outcomeOf(el, {

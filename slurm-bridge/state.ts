@@ -26,6 +26,8 @@ export interface TrackedInstance {
   killOrdered: boolean;
   /** when sacct first showed the job without this element */
   missingSince?: number;
+  /** when sacct first showed this element COMPLETED without its step's MaxRSS */
+  completedWithoutRssSince?: number;
   part: TrackedPart;
 }
 
