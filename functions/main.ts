@@ -1,12 +1,14 @@
 /**
  * Runs Drover functions in this process: `tsx functions/main.ts [name ...]` (all when
  * none is named). Each function is a durable JetStream consumer shared by every replica,
- * so starting this N times scales it. SIGTERM/SIGINT drain in-flight messages, then exit.
+ * so starting this N times scales it. SIGTERM/SIGINT drain in-flight messages, then exit; a second
+ * signal exits at once.
  */
 import { connectBus } from "../bus/connect.ts";
 import { type RunningFunction, startFunction } from "../bus/runtime.ts";
 import { loadConfig } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
+import { stopOnSignals } from "../core/signals.ts";
 import { createSql } from "../db/connect.ts";
 import { migrate } from "../db/migrate.ts";
 import { createFunctions, services } from "./registry.ts";
@@ -51,15 +53,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error(err.message);
     process.exit(2);
   });
-  let stopping = false;
-  const shutdown = () => {
-    if (stopping) return;
-    stopping = true;
-    stack.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on("SIGTERM", shutdown);
-  process.on("SIGINT", shutdown);
+  stopOnSignals(() => stack.stop());
 }

@@ -10,6 +10,7 @@ import { hostname } from "node:os";
 import { connectBus } from "../bus/connect.ts";
 import { loadConfig } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
+import { stopOnSignals } from "../core/signals.ts";
 import { startSlurmBridge } from "./bridge.ts";
 import { bridgeOptions, loadSlurmSettings } from "./options.ts";
 
@@ -24,21 +25,7 @@ const bridge = await startSlurmBridge({ nc, log, ...bridgeOptions(config, settin
   },
 );
 
-let stopping = false;
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.on(signal, () => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    log.info({ signal }, "stopping");
-    bridge
-      .stop()
-      .then(() => nc.drain())
-      .then(
-        () => process.exit(0),
-        (err) => {
-          log.error({ err }, "stop failed");
-          process.exit(1);
-        },
-      );
-  });
-}
+stopOnSignals(async () => {
+  await bridge.stop();
+  await nc.drain();
+}, log);

@@ -12,6 +12,7 @@ import { startLocalBridge } from "../bridges/local/bridge.ts";
 import { connectBus } from "../bus/connect.ts";
 import { loadConfig, stackFilePath } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
+import { stopOnSignals } from "../core/signals.ts";
 import { ensureDatabase } from "../db/connect.ts";
 import { runFunctions } from "../functions/main.ts";
 import { runGui } from "../gui/main.ts";
@@ -88,15 +89,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error(`drover stack failed to start: ${err.message}`);
     process.exit(1);
   });
-  let stopping = false;
-  const shutdown = () => {
-    if (stopping) return;
-    stopping = true;
-    stack.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on("SIGTERM", shutdown);
-  process.on("SIGINT", shutdown);
+  stopOnSignals(() => stack.stop());
 }

@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { connectBus } from "../../bus/connect.ts";
 import { loadConfig } from "../../core/config.ts";
 import { createLogger } from "../../core/log.ts";
+import { stopOnSignals } from "../../core/signals.ts";
 import { LOCAL_CLUSTERS, startLocalBridge } from "./bridge.ts";
 
 /**
@@ -26,21 +27,7 @@ const bridge = await startLocalBridge({
   clusters: (values.clusters ?? "").split(",").filter(Boolean),
 });
 
-let stopping = false;
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.on(signal, () => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    log.info({ signal }, "stopping");
-    bridge
-      .stop()
-      .then(() => nc.drain())
-      .then(
-        () => process.exit(0),
-        (err) => {
-          log.error({ err }, "stop failed");
-          process.exit(1);
-        },
-      );
-  });
-}
+stopOnSignals(async () => {
+  await bridge.stop();
+  await nc.drain();
+}, log);

@@ -8,50 +8,11 @@ type Tx = TransactionSql | Sql;
 
 type DoneEntry = TiDone["results"][number];
 
-export interface FinishedInstance {
-  id: number;
-  task_id: number;
-  workflow_id: number;
-}
-
 /**
  * Live instances (INSTANTIATED/LAUNCHED/RUNNING) → DONE with their exit code (0 when not
- * given) and usage, audited. Guarded: an instance already ended is skipped, so a
- * redelivered result has no effect; the caller moves only the tasks of instances
- * returned here.
- */
-export async function finishInstances(
-  tx: Tx,
-  results: readonly DoneEntry[],
-): Promise<FinishedInstance[]> {
-  if (results.length === 0) return [];
-  return tx<FinishedInstance[]>`
-    with d as (
-      select * from unnest(${results.map((r) => r.id)}::bigint[],
-        ${results.map((r) => r.exit_code ?? null)}::int[],
-        ${results.map((r) => r.runtime_used ?? null)}::float8[],
-        ${results.map((r) => r.memory_used ?? null)}::bigint[],
-        ${results.map((r) => r.node ?? null)}::text[])
-        as d (id, exit_code, runtime_used, memory_used, node)
-    ), moved as (
-      update task_instance ti set status = 'DONE', status_at = now(),
-        exit_code = coalesce(d.exit_code, 0),
-        runtime_used = coalesce(d.runtime_used, ti.runtime_used),
-        memory_used = coalesce(d.memory_used, ti.memory_used),
-        node = coalesce(d.node, ti.node)
-      from d
-      where ti.id = d.id and ti.status = any(${[...REPORTABLE_INSTANCE]}::text[])
-      returning ti.id, ti.task_id, ti.workflow_id
-    ), audit as (
-      insert into task_instance_status_audit (task_instance_id, status)
-      select id, 'DONE' from moved
-    )
-    select id, task_id, workflow_id from moved order by id`;
-}
-
-/**
- * finishInstances, then the guarded task transition of their tasks (`from` → DONE,
- * audited, store/task-transition.ts), then the row locks of the downstream tasks of the
+ * given) and usage, audited (guarded: an instance already ended is skipped, so a
+ * redelivered result has no effect); then the guarded transition of their tasks (`from`
+ * → DONE, audited, store/task-transition.ts), then the row locks of the downstream tasks of the
  * tasks that moved, in id order (as releaseDownstream takes them: fan-ins completed by
  * concurrent transactions would otherwise deadlock): one statement, one round trip.
  * Returns the tasks that moved to DONE (id order); their downstream tasks are locked for

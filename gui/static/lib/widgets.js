@@ -122,3 +122,23 @@ export function facts(rows) {
       .map(([k, v]) => [h("dt", {}, k), h("dd", {}, v === null || v === "" ? "–" : v)]),
   );
 }
+
+/**
+ * A scrollable table: `columns` are header labels, or [label, class] pairs; `body` is a
+ * tbody element or an array of rows.
+ */
+export function dataTable(className, columns, body) {
+  const head = columns.map((c) =>
+    Array.isArray(c) ? h("th", { class: c[1] }, c[0]) : h("th", {}, c),
+  );
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: `table ${className}` },
+      h("thead", {}, h("tr", {}, head)),
+      Array.isArray(body) ? h("tbody", {}, body) : body,
+    ),
+  );
+}

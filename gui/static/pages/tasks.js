@@ -3,7 +3,7 @@
 import { get, listen } from "../lib/api.js";
 import { debounce, h, replace, throttle } from "../lib/dom.js";
 import { ago, dateTime, int, TASK_STATUSES } from "../lib/format.js";
-import { badge, emptyState, notice, pager, section } from "../lib/widgets.js";
+import { badge, dataTable, emptyState, notice, pager, section } from "../lib/widgets.js";
 import { workflowHeader } from "./header.js";
 
 export async function render(view) {
@@ -94,45 +94,23 @@ export async function render(view) {
     const now = Date.now();
     replace(
       body,
-      h(
-        "div",
-        { class: "table-wrap" },
-        h(
-          "table",
-          { class: "table tasks-table" },
+      dataTable(
+        "tasks-table",
+        [["ID", "num"], "Name", "Template", "Status", ["Attempts", "num"], "Last change"],
+        data.tasks.map((t) =>
           h(
-            "thead",
-            {},
+            "tr",
+            { dataset: { task: String(t.id) } },
+            h("td", { class: "num muted" }, h("a", { href: `/tasks/${t.id}` }, String(t.id))),
             h(
-              "tr",
-              {},
-              h("th", { class: "num" }, "ID"),
-              h("th", {}, "Name"),
-              h("th", {}, "Template"),
-              h("th", {}, "Status"),
-              h("th", { class: "num" }, "Attempts"),
-              h("th", {}, "Last change"),
+              "td",
+              { class: "col-name" },
+              h("a", { href: `/tasks/${t.id}`, class: "strong mono" }, t.name),
             ),
-          ),
-          h(
-            "tbody",
-            {},
-            data.tasks.map((t) =>
-              h(
-                "tr",
-                { dataset: { task: String(t.id) } },
-                h("td", { class: "num muted" }, h("a", { href: `/tasks/${t.id}` }, String(t.id))),
-                h(
-                  "td",
-                  { class: "col-name" },
-                  h("a", { href: `/tasks/${t.id}`, class: "strong mono" }, t.name),
-                ),
-                h("td", {}, t.template),
-                h("td", {}, badge(t.status)),
-                h("td", { class: "num" }, `${t.attempts} / ${t.max_attempts}`),
-                h("td", { title: dateTime(t.status_at) }, ago(t.status_at, now)),
-              ),
-            ),
+            h("td", {}, t.template),
+            h("td", {}, badge(t.status)),
+            h("td", { class: "num" }, `${t.attempts} / ${t.max_attempts}`),
+            h("td", { title: dateTime(t.status_at) }, ago(t.status_at, now)),
           ),
         ),
       ),

@@ -5,7 +5,7 @@ import { get, listen, post } from "../lib/api.js";
 import { recolorTasks, taskDagSvg, templateDagSvg } from "../lib/dag.js";
 import { h, replace, throttle } from "../lib/dom.js";
 import { duration, int, pct, rate } from "../lib/format.js";
-import { emptyState, legend, notice, section, stat, statusBar } from "../lib/widgets.js";
+import { dataTable, emptyState, legend, notice, section, stat, statusBar } from "../lib/widgets.js";
 import { workflowHeader } from "./header.js";
 
 const REFRESH_MS = 1500;
@@ -56,31 +56,20 @@ export async function render(view) {
         h("button", { class: "btn btn-small", type: "submit" }, "Set"),
         limitFeedback,
       ),
-      h(
-        "div",
-        { class: "table-wrap" },
-        h(
-          "table",
-          { class: "table templates-table" },
-          h(
-            "thead",
-            {},
-            h(
-              "tr",
-              {},
-              h("th", {}, "Template"),
-              h("th", { class: "col-bar" }, "Progress"),
-              h("th", { class: "num" }, "Done"),
-              h("th", { class: "num" }, "Active"),
-              h("th", { class: "num" }, "Retrying"),
-              h("th", { class: "num" }, "Failed"),
-              h("th", { class: "num" }, "Pending"),
-              h("th", { class: "num" }, "Total"),
-              h("th", {}, "Limit"),
-            ),
-          ),
-          templatesBody,
-        ),
+      dataTable(
+        "templates-table",
+        [
+          "Template",
+          ["Progress", "col-bar"],
+          ["Done", "num"],
+          ["Active", "num"],
+          ["Retrying", "num"],
+          ["Failed", "num"],
+          ["Pending", "num"],
+          ["Total", "num"],
+          "Limit",
+        ],
+        templatesBody,
       ),
     ),
     section(

@@ -3,7 +3,7 @@
 import { get, listen } from "../lib/api.js";
 import { debounce, h, replace, throttle } from "../lib/dom.js";
 import { ago, dateTime, int, pct, WORKFLOW_STATUSES } from "../lib/format.js";
-import { badge, emptyState, notice, pager, statusBar } from "../lib/widgets.js";
+import { badge, dataTable, emptyState, notice, pager, statusBar } from "../lib/widgets.js";
 
 const PAGE = 50;
 
@@ -161,29 +161,10 @@ export async function render(view) {
     }
     replace(
       body,
-      h(
-        "div",
-        { class: "table-wrap" },
-        h(
-          "table",
-          { class: "table workflows-table" },
-          h(
-            "thead",
-            {},
-            h(
-              "tr",
-              {},
-              h("th", { class: "num" }, "ID"),
-              h("th", {}, "Name"),
-              h("th", {}, "User"),
-              h("th", {}, "Status"),
-              h("th", { class: "col-bar" }, "Tasks"),
-              h("th", {}, "Submitted"),
-              h("th", {}, "Last change"),
-            ),
-          ),
-          tbody,
-        ),
+      dataTable(
+        "workflows-table",
+        [["ID", "num"], "Name", "User", "Status", ["Tasks", "col-bar"], "Submitted", "Last change"],
+        tbody,
       ),
       pager(data, (offset) => {
         state.offset = offset;
