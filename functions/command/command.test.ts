@@ -112,6 +112,31 @@ describe("commands", { timeout: 120_000 }, () => {
     await assert.rejects(commands.resume({ workflow_id: bound.workflow_id }), /DONE/);
   });
 
+  test("stop while launches are in flight: nothing runs on, nothing stays live", async () => {
+    // Stops right after submit, at moments where tasks are being queued, instantiated,
+    // handed to the bridge or started: whatever was in flight ends killed or never runs.
+    for (const delayMs of [0, 10, 30, 80, 200, 500]) {
+      const marker = `drover-race-${delayMs}ms`;
+      const bound = await stack.submit(sleepers(`race ${delayMs}`, 40, 30, "local", marker));
+      await new Promise((r) => setTimeout(r, delayMs));
+      const answer = await commands.stop({ workflow_id: bound.workflow_id });
+      assert.equal(answer.status, "HALTED");
+      await until(async () => processesWith(marker) === 0, 15_000);
+      // A launch that lost the race is killed when its report arrives: give it the time.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(processesWith(marker), 0, `${delayMs} ms: no process left`);
+      const [live] = await stack.sql<{ instances: number; tasks: number }[]>`
+        select
+          (select count(*)::int from task_instance where workflow_id = ${bound.workflow_id}
+             and status = any(${["QUEUED", "INSTANTIATED", "LAUNCHED", "RUNNING"]}::text[])) as instances,
+          (select count(*)::int from task where workflow_id = ${bound.workflow_id}
+             and status = any(${["QUEUED", "INSTANTIATING", "LAUNCHED", "RUNNING"]}::text[])) as tasks`;
+      assert.deepEqual({ ...live }, { instances: 0, tasks: 0 }, `${delayMs} ms: nothing live`);
+      const [wf] = await stack.sql`select status from workflow where id = ${bound.workflow_id}`;
+      assert.equal(wf!.status, "HALTED");
+    }
+  });
+
   test("limits: 200 tasks, workflow limit 5 and template limit 3 never exceeded; lowering takes effect, 0 pauses, raising resumes", async () => {
     const tasks: Submission["tasks"] = [];
     for (const template of ["a", "b"]) {
