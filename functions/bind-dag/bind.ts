@@ -35,6 +35,8 @@ export interface BindTarget {
 export interface BindSummary {
   taskCount: number;
   edgeCount: number;
+  /** edges counted per (upstream array, downstream array): the template-level DAG */
+  arrayEdges: ArrayEdge[];
   dagHash: string;
   tasksetHash: string;
 }
@@ -42,9 +44,17 @@ export interface BindSummary {
 /** Milliseconds spent per phase of a bind, for the debug log (a phase may repeat). */
 export type BindPhases = Record<string, number>;
 
+export interface ArrayEdge {
+  upstreamArrayId: number;
+  downstreamArrayId: number;
+  count: number;
+}
+
 interface TemplateState {
   spec: TemplateSpec;
   arrayId: number;
+  /** its place among the submission's templates, for the template-level edge counts */
+  index: number;
   /**
    * Where its tasks without settings of their own run. Placed at its first task, once
    * DagReader has checked the template's resources against the catalog with that task
@@ -116,6 +126,11 @@ export async function streamDag(
     edgeGroupBytes = 0;
     for (const { chunk, rows } of group) await sender!.push("edge", chunk, rows);
   };
+  // The template of each task seen so far (upstream indices are < i, so always known),
+  // and edge counts per template pair keyed upstream × 2^16 + downstream.
+  const templateOfTask = new Uint16Array(msg.counts.tasks);
+  const templateEdges = new Map<number, number>();
+  const byIndex: TemplateState[] = [];
   const base = target?.firstTaskId ?? 0;
   const edgeSuffix = `\t${target?.workflowId ?? 0}\n`;
   let taskCount = 0;
@@ -130,7 +145,10 @@ export async function streamDag(
         const line = reader.add(batch[b]);
         if (line.kind === "template") {
           const { kind: _, ...spec } = line;
-          templates.set(spec.name, await templateState(target, spec));
+          if (byIndex.length >= 1 << 16) throw new SpecError("more than 65,536 templates");
+          const state = await templateState(target, spec, byIndex.length);
+          templates.set(spec.name, state);
+          byIndex.push(state);
           continue;
         }
         const task: TaskSpec & { i: number } = line;
@@ -143,10 +161,15 @@ export async function streamDag(
         taskRows.line(
           `${id}\t${task.name}\t${reader.taskHash(task.i)}\t${template.command(task.args)}\t${template.argsJson(task.args)}\t${upstream.length}${ownTail(task, template, placer, target, defaultMaxAttempts)}`,
         );
+        templateOfTask[task.i] = template.index;
         if (upstream.length > 0) {
           let text = "";
+          const downKey = template.index;
           for (let k = 0; k < upstream.length; k++) {
-            text += `${base + upstream[k]!}\t${id}${edgeSuffix}`;
+            const up = upstream[k]!;
+            text += `${base + up}\t${id}${edgeSuffix}`;
+            const key = templateOfTask[up]! * 65536 + downKey;
+            templateEdges.set(key, (templateEdges.get(key) ?? 0) + 1);
           }
           edgeRows.line(text, upstream.length);
         }
@@ -190,12 +213,24 @@ export async function streamDag(
     await sender?.abort(err);
     throw err;
   }
-  return { taskCount, edgeCount, dagHash: summary.dagHash, tasksetHash: summary.taskSetHash };
+  const arrayEdges = [...templateEdges].map(([key, count]) => ({
+    upstreamArrayId: byIndex[Math.floor(key / 65536)]!.arrayId,
+    downstreamArrayId: byIndex[key % 65536]!.arrayId,
+    count,
+  }));
+  return {
+    taskCount,
+    edgeCount,
+    arrayEdges,
+    dagHash: summary.dagHash,
+    tasksetHash: summary.taskSetHash,
+  };
 }
 
 async function templateState(
   target: BindTarget | null,
   spec: TemplateSpec,
+  index: number,
 ): Promise<TemplateState> {
   const hash = templateVersionHash(spec);
   const arrayId = target ? await createArray(target, spec, hash) : 0;
@@ -203,6 +238,7 @@ async function templateState(
   const state: TemplateState = {
     spec,
     arrayId,
+    index,
     placement: null,
     scalesJson: spec.resource_scales ? JSON.stringify(spec.resource_scales) : null,
     fallbackLiteral: spec.fallback_queues ? textArrayLiteral(spec.fallback_queues) : null,

@@ -70,6 +70,32 @@ describe("bind-dag", () => {
     );
     const edges = await db.sql`select * from edge where workflow_id = ${bound.workflow_id}`;
     assert.equal(edges.length, 4);
+    // The template-level DAG written by bind agrees with the edges themselves.
+    const [templateDag] = await db.sql<{ written: string; counted: string }[]>`
+      select
+        (select string_agg(x, ' ' order by x) from (
+           select concat_ws('>', tu.name, td.name, a.edge_count) as x
+           from array_edge a
+           join task_array au on au.id = a.upstream_array_id
+           join task_template_version vu on vu.id = au.task_template_version_id
+           join task_template tu on tu.id = vu.task_template_id
+           join task_array ad on ad.id = a.downstream_array_id
+           join task_template_version vd on vd.id = ad.task_template_version_id
+           join task_template td on td.id = vd.task_template_id
+           where a.workflow_id = ${bound.workflow_id}) s) as written,
+        (select string_agg(x, ' ' order by x) from (
+           select concat_ws('>', tu.name, td.name, count(*)) as x
+           from edge e
+           join task u on u.id = e.upstream_id join task d on d.id = e.downstream_id
+           join task_array au on au.id = u.array_id
+           join task_template_version vu on vu.id = au.task_template_version_id
+           join task_template tu on tu.id = vu.task_template_id
+           join task_array ad on ad.id = d.array_id
+           join task_template_version vd on vd.id = ad.task_template_version_id
+           join task_template td on td.id = vd.task_template_id
+           where e.workflow_id = ${bound.workflow_id} group by tu.name, td.name) s) as counted`;
+    assert.ok(templateDag!.written, "array_edge rows written");
+    assert.equal(templateDag!.written, templateDag!.counted);
     const [wf] =
       await db.sql`select status, task_count, submitted_by from workflow where id = ${bound.workflow_id}`;
     assert.equal(wf!.status, "QUEUED");

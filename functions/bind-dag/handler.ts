@@ -28,6 +28,7 @@ import {
   allocateTaskIds,
   findRunBySubmission,
   findWorkflowByIdentity,
+  insertArrayEdges,
   upsertToolVersion,
 } from "./sql.ts";
 
@@ -182,6 +183,7 @@ async function bindSubmission(sql: Sql, ctx: HandlerContext, sub: WfSubmit): Pro
     await tx`
       update workflow set dag_hash = ${summary.dagHash}, taskset_hash = ${summary.tasksetHash}
       where id = ${workflowId}`;
+    await insertArrayEdges(tx, workflowId, summary.arrayEdges);
     return {
       ok: true,
       workflow_id: workflowId,

@@ -81,3 +81,18 @@ export async function findWorkflowByIdentity(
     from workflow where identity_hash = ${identityHash}`;
   return row;
 }
+
+/** The template-level DAG counted by streamDag, beside the edges it summarises. */
+export async function insertArrayEdges(
+  tx: Tx,
+  workflowId: number,
+  edges: readonly { upstreamArrayId: number; downstreamArrayId: number; count: number }[],
+): Promise<void> {
+  if (edges.length === 0) return;
+  await tx`
+    insert into array_edge (workflow_id, upstream_array_id, downstream_array_id, edge_count)
+    select ${workflowId}, u, d, n
+    from unnest(${edges.map((e) => e.upstreamArrayId)}::bigint[],
+      ${edges.map((e) => e.downstreamArrayId)}::bigint[],
+      ${edges.map((e) => e.count)}::bigint[]) as e (u, d, n)`;
+}

@@ -1,11 +1,9 @@
 // The DAG views of a workflow page.
 //
-// Template DAG: one aggregate over the workflow's edges joined to both tasks' arrays,
-// giving (upstream array, downstream array, edge count). It starts from the workflow's
-// tasks (indexed by workflow) and reaches edges by their primary key (upstream_id):
-// edge has no index on workflow_id, and a filter on it would read every workflow's edges. A workflow's DAG never changes
-// once bound (resubmitting the identity with another DAG is refused, SPEC.md §1), so the
-// answer is cached per workflow; statuses come from the overview, not from here.
+// Template DAG: (upstream array, downstream array, edge count), from array_edge, which
+// bind writes with the tasks: a few rows, whatever the number of edges. A workflow's DAG
+// never changes once bound (resubmitting the identity with another DAG is refused), so
+// the answer is cached per workflow; statuses come from the overview, not from here.
 // Task DAG: the tasks and edges themselves, only for workflows of at most TASK_DAG_MAX
 // tasks (a picture of more is not readable, and the page must not ship 100k rows).
 import type { Sql } from "postgres";
@@ -41,12 +39,8 @@ export async function templateDag(sql: Sql, workflowId: number): Promise<Templat
   const [arrays, edges] = await Promise.all([
     sql<{ id: number }[]>`select id from task_array where workflow_id = ${workflowId} order by id`,
     sql<{ up: number; down: number; n: number }[]>`
-      select u.array_id as up, d.array_id as down, count(*)::int as n
-      from task u
-      join edge e on e.upstream_id = u.id
-      join task d on d.id = e.downstream_id
-      where u.workflow_id = ${workflowId}
-      group by 1, 2
+      select upstream_array_id as up, downstream_array_id as down, edge_count as n
+      from array_edge where workflow_id = ${workflowId}
       order by 1, 2`,
   ]);
   const dag: TemplateDag = {

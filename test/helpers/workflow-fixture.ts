@@ -120,6 +120,12 @@ export async function insertWorkflow(sql: Sql, options: FixtureOptions): Promise
         insert into edge (workflow_id, upstream_id, downstream_id)
         select ${workflowId}, u, d
         from unnest(${edges.map((e) => e[0])}::bigint[], ${edges.map((e) => e[1])}::bigint[]) as e (u, d)`;
+      // As bind writes it: the template-level DAG beside the edges.
+      await tx`
+        insert into array_edge (workflow_id, upstream_array_id, downstream_array_id, edge_count)
+        select ${workflowId}, u.array_id, d.array_id, count(*)
+        from edge e join task u on u.id = e.upstream_id join task d on d.id = e.downstream_id
+        where e.workflow_id = ${workflowId} group by 2, 3`;
     }
     return {
       workflowId,
