@@ -36,6 +36,14 @@ test("lifecycle and chain run their workflows to DONE", { timeout: 120_000 }, as
   assert.ok(latency.p50 > 0, "edge latency measured over the chain's 19 edges");
 });
 
+test("gui answers every endpoint of a bound workflow", { timeout: 120_000 }, async () => {
+  const r = await bench("gui", "--tasks", "2500", "--repeat", "1");
+  assert.equal(r.tasks, 2550);
+  const ms = r.median_ms as Record<string, number>;
+  assert.equal(Object.keys(ms).length, 7);
+  assert.ok(Object.values(ms).every((m) => m > 0));
+});
+
 test("a bad option is an error naming it", async () => {
   await assert.rejects(bench("bind", "--via", "carrier-pigeon"), /--via must be/);
   await assert.rejects(bench("nonsense"), /usage: npm run bench/);

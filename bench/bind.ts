@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { connectBus } from "../bus/connect.ts";
 import { Tool } from "../client/index.ts";
 import { submitWorkflow } from "../client/submit.ts";
+import type { Submission } from "../spec/submission.ts";
 import { type BenchStack, benchStack, peakRssMiB, seconds } from "./stack.ts";
 
 /**
@@ -62,27 +63,7 @@ async function viaClient(stack: BenchStack, side: number): Promise<Measured> {
   const nc = await connectBus(stack.nats.url, "bench-bind");
   try {
     const t0 = process.hrtime.bigint();
-    const tool = new Tool("bench", "1");
-    const prep = tool.template({
-      name: "prep",
-      command: "prep --loc {location}",
-      nodeArgs: ["location"],
-    });
-    const model = tool.template({
-      name: "model",
-      command: "model --loc {location} --year {year}",
-      nodeArgs: ["location", "year"],
-    });
-    const { locations, years } = axes(side);
-    const workflow = tool.workflow({ name: `bind bench ${side}`, defaultCluster: "dummy" });
-    workflow.addTasks(prep.createTasks({ foreach: { location: locations } }));
-    workflow.addTasks(
-      model.createTasks({
-        foreach: { location: locations, year: years },
-        upstream: [{ template: prep, match: ["location"] }],
-      }),
-    );
-    const submission = workflow.toSubmission();
+    const submission = locationYearWorkflow(side);
     const build = seconds(t0);
 
     const t1 = process.hrtime.bigint();
@@ -166,6 +147,31 @@ async function viaSpecFile(stack: BenchStack, side: number): Promise<Measured> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The benchmark's workflow built with the TypeScript client: side prep + side² model tasks. */
+export function locationYearWorkflow(side: number): Submission {
+  const tool = new Tool("bench", "1");
+  const prep = tool.template({
+    name: "prep",
+    command: "prep --loc {location}",
+    nodeArgs: ["location"],
+  });
+  const model = tool.template({
+    name: "model",
+    command: "model --loc {location} --year {year}",
+    nodeArgs: ["location", "year"],
+  });
+  const { locations, years } = axes(side);
+  const workflow = tool.workflow({ name: `bind bench ${side}`, defaultCluster: "dummy" });
+  workflow.addTasks(prep.createTasks({ foreach: { location: locations } }));
+  workflow.addTasks(
+    model.createTasks({
+      foreach: { location: locations, year: years },
+      upstream: [{ template: prep, match: ["location"] }],
+    }),
+  );
+  return workflow.toSubmission();
 }
 
 function axes(side: number) {

@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<unkno
   bind: () => import("./bind.ts"),
   lifecycle: () => import("./lifecycle.ts"),
   chain: () => import("./chain.ts"),
+  gui: () => import("./gui.ts"),
 };
 
 const [name, ...argv] = process.argv.slice(2);
