@@ -1,8 +1,8 @@
 /**
  * Runs Drover functions in this process: `tsx functions/main.ts [name ...]` (all when
  * none is named). Each function is a durable JetStream consumer shared by every replica,
- * so starting this N times scales it. SIGTERM/SIGINT drain in-flight messages, then exit; a second
- * signal exits at once.
+ * so starting this N times scales it. SIGTERM/SIGINT drain in-flight messages, then exit;
+ * a second signal exits at once.
  */
 import { connectBus } from "../bus/connect.ts";
 import { type RunningFunction, startFunction } from "../bus/runtime.ts";

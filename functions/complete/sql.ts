@@ -12,9 +12,10 @@ type DoneEntry = TiDone["results"][number];
  * Live instances (INSTANTIATED/LAUNCHED/RUNNING) → DONE with their exit code (0 when not
  * given) and usage, audited (guarded: an instance already ended is skipped, so a
  * redelivered result has no effect); then the guarded transition of their tasks (`from`
- * → DONE, audited, store/task-transition.ts), then the row locks of the downstream tasks of the
- * tasks that moved, in id order (as releaseDownstream takes them: fan-ins completed by
- * concurrent transactions would otherwise deadlock): one statement, one round trip.
+ * → DONE, audited, store/task-transition.ts), then the row locks of the downstream tasks
+ * of the tasks that moved, in id order (as releaseDownstream takes them: fan-ins
+ * completed by concurrent transactions would otherwise deadlock): one statement, one
+ * round trip.
  * Returns the tasks that moved to DONE (id order); their downstream tasks are locked for
  * releaseDownstreamAndLock.
  */

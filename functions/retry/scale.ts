@@ -48,10 +48,15 @@ export function adjust(
 ): Request {
   const s = { ...DEFAULT_SCALES, ...(scales ?? {}) };
   const next = { ...current };
-  if (exceeded === "memory") next.memory_bytes = scaled(current.memory_bytes, s.memory, retry);
-  // A runtime is an int column: compounding factors must not overflow it.
-  else
+  // Compounding factors must not grow past what the columns (and JS numbers) hold.
+  if (exceeded === "memory") {
+    next.memory_bytes = Math.min(
+      scaled(current.memory_bytes, s.memory, retry),
+      Number.MAX_SAFE_INTEGER,
+    );
+  } else {
     next.runtime_seconds = Math.min(scaled(current.runtime_seconds, s.runtime, retry), LIMITS.int);
+  }
   if (fits(next, current.queue)) return next;
   const candidates = fallbacks.filter((q) => q.id !== current.queue.id);
   const better = candidates.find((q) => fits(next, q));
