@@ -53,22 +53,41 @@ export function replace(el, ...children) {
   return el;
 }
 
-/** Calls `fn` at most once per `ms`, always once more after the last call. */
+/**
+ * Calls `fn` at most once per `ms`, always once more after the last call. An `fn` that
+ * returns a promise is not called again before it settles, and the pause after it grows
+ * to four times what it took: a page on a huge workflow refreshes less often instead of
+ * keeping the database busy.
+ */
 export function throttle(fn, ms) {
   let timer = null;
-  let last = 0;
+  let running = false;
   let pending = false;
-  const run = () => {
+  let last = 0;
+  let gap = ms;
+  const schedule = () => {
+    if (timer !== null || running) return;
+    timer = setTimeout(run, Math.max(0, last + gap - Date.now()));
+  };
+  const run = async () => {
     timer = null;
-    last = Date.now();
     pending = false;
-    fn();
+    running = true;
+    const started = Date.now();
+    try {
+      await fn();
+    } catch (err) {
+      console.warn("refresh failed", err);
+    } finally {
+      running = false;
+      last = Date.now();
+      gap = Math.max(ms, 4 * (last - started));
+      if (pending) schedule();
+    }
   };
   const wrapped = () => {
     pending = true;
-    if (timer !== null) return;
-    const wait = Math.max(0, last + ms - Date.now());
-    timer = setTimeout(run, wait);
+    schedule();
   };
   wrapped.cancel = () => {
     if (timer !== null) clearTimeout(timer);

@@ -272,11 +272,13 @@ export async function render(view) {
   }, REFRESH_MS);
   view.signal.addEventListener("abort", () => refresh.cancel());
 
-  // Counts first, then the DAG: its first computation for a big workflow (an aggregate
-  // over every edge, cached afterwards) must not compete with the counts.
+  // Counts and DAG asked together (the DAG is a few rows written at bind); counts shown
+  // first.
+  const dagAnswer = get(`workflows/${id}/dag`, {}, view.signal);
+  dagAnswer.catch(() => {}); // its error is shown below, once the counts are
   show(await get(`workflows/${id}`, {}, view.signal));
   try {
-    dag = await get(`workflows/${id}/dag`, {}, view.signal);
+    dag = await dagAnswer;
     renderDag();
   } catch (err) {
     if (!view.signal.aborted) replace(dagBox, notice("error", err.message));
