@@ -28,6 +28,11 @@ function drover(args: string[], extraEnv: Record<string, string> = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** drover with the environment's URLs blanked, so it finds the stack through its file. */
+function cli(args: string[]) {
+  return drover(args, { DROVER_NATS_URL: "", DROVER_DATABASE_URL: "" });
+}
+
 function json(r: { stdout: string }): Record<string, unknown> {
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
@@ -57,6 +62,18 @@ const STATUSES = [
   "ERROR_FATAL",
 ];
 
+function processesWith(marker: string): number {
+  const r = spawnSync("pgrep", ["-f", marker], { encoding: "utf8" });
+  return r.stdout.split("\n").filter(Boolean).length;
+}
+
+/** Ids of the workflow's DONE tasks, as the CLI lists them. */
+function doneTaskIds(wf: string): number[] {
+  const r = cli(["tasks", wf, "--status", "DONE", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  return (json(r).tasks as { id: number }[]).map((t) => t.id);
+}
+
 describe("drover CLI", { timeout: 300_000 }, () => {
   before(() => {
     const up = drover(["up", "--json"]);
@@ -71,10 +88,7 @@ describe("drover CLI", { timeout: 300_000 }, () => {
   });
 
   test("submit --wait --json runs a spec file to DONE and prints the final status", () => {
-    const r = drover(["submit", spec, "--wait", "--json"], {
-      DROVER_NATS_URL: "",
-      DROVER_DATABASE_URL: "",
-    });
+    const r = cli(["submit", spec, "--wait", "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const out = json(r);
     assert.deepEqual(Object.keys(out), ["id", "name", "status", "total", "counts"]);
@@ -84,13 +98,11 @@ describe("drover CLI", { timeout: 300_000 }, () => {
     assert.equal((out.counts as Record<string, number>).DONE, 4);
     assert.equal(typeof out.id, "number");
 
-    const noWait = (args: string[]) =>
-      drover(args, { DROVER_NATS_URL: "", DROVER_DATABASE_URL: "" });
-    const status = noWait(["status", String(out.id), "--json"]);
+    const status = cli(["status", String(out.id), "--json"]);
     assert.equal(status.code, 0);
     assert.deepEqual(json(status), out);
 
-    const tasks = noWait(["tasks", String(out.id), "--json"]);
+    const tasks = cli(["tasks", String(out.id), "--json"]);
     assert.equal(tasks.code, 0);
     const list = json(tasks).tasks as {
       id: number;
@@ -105,7 +117,7 @@ describe("drover CLI", { timeout: 300_000 }, () => {
     assert.ok(list.every((t) => t.status === "DONE" && t.attempts === 1));
 
     const report = list.find((t) => t.name === "report")!;
-    const task = noWait(["task", String(report.id), "--json"]);
+    const task = cli(["task", String(report.id), "--json"]);
     assert.equal(task.code, 0);
     const detail = json(task);
     assert.deepEqual(Object.keys(detail), [
@@ -133,7 +145,7 @@ describe("drover CLI", { timeout: 300_000 }, () => {
     ]);
     assert.equal(instances[0]!.exit_code, 0);
 
-    const errors = noWait(["errors", String(out.id), "--json"]);
+    const errors = cli(["errors", String(out.id), "--json"]);
     assert.equal(errors.code, 0);
     assert.deepEqual(json(errors), { errors: [] });
   });
@@ -170,14 +182,130 @@ tasks:
       [["submit", spec, "--bogus"], /--bogus/],
     ];
     for (const [args, message] of cases) {
-      const r = drover(args, { DROVER_NATS_URL: "", DROVER_DATABASE_URL: "" });
+      const r = cli(args);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, message, args.join(" "));
     }
   });
 
+  test("concurrency, stop, resume and set-status change a running workflow", async () => {
+    // Six 2-second sleepers, paused from the start (limit 0); a downstream report.
+    const marker = `drover-cli-${process.pid}`;
+    const running = join(home, "running.yaml");
+    writeFileSync(
+      running,
+      `tool: { name: cli_test }
+workflow: { name: cli commands, default_cluster: local, max_concurrently_running: 0 }
+templates:
+  - { name: nap, command: "sleep 2 # ${marker} {i}", node_args: [i] }
+  - { name: sum, command: "echo sum" }
+tasks:
+  - { template: nap, foreach: { i: [1, 2, 3, 4, 5, 6] } }
+  - { template: sum, upstream: [{ template: nap }] }
+`,
+    );
+    const submitted = cli(["submit", running, "--json"]);
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const wf = String(json(submitted).id);
+    const counts = () => {
+      const r = cli(["status", wf, "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      const out = json(r);
+      const c = out.counts as Record<string, number>;
+      const active = c.QUEUED! + c.INSTANTIATING! + c.LAUNCHED! + c.RUNNING!;
+      return { status: String(out.status), done: c.DONE!, active, counts: c };
+    };
+    const until = async (what: string, cond: () => boolean, ms = 60_000) => {
+      const end = Date.now() + ms;
+      while (!cond()) {
+        if (Date.now() > end) throw new Error(`not in time: ${what}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+
+    // Paused: nothing becomes active.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(counts().active, 0);
+    assert.equal(counts().done, 0);
+
+    // Limit 2: work starts and never exceeds two at once.
+    const limit = cli(["concurrency", wf, "2", "--json"]);
+    assert.equal(limit.code, 0, limit.stderr);
+    assert.deepEqual(json(limit), { workflow_id: Number(wf), template: null, limit: 2 });
+    let peak = 0;
+    await until("two naps done", () => {
+      const c = counts();
+      peak = Math.max(peak, c.active);
+      return c.done >= 2;
+    });
+    assert.ok(peak <= 2, `${peak} tasks active with a limit of 2`);
+    const perTemplate = cli(["concurrency", wf, "1", "--template", "nap", "--json"]);
+    assert.equal(perTemplate.code, 0, perTemplate.stderr);
+    assert.deepEqual(json(perTemplate), { workflow_id: Number(wf), template: "nap", limit: 1 });
+    const unknownTemplate = cli(["concurrency", wf, "1", "--template", "nope"]);
+    assert.equal(unknownTemplate.code, 2);
+    assert.match(unknownTemplate.stderr, /nope/);
+
+    // Stop: HALTED at once (the change is committed when the command returns), no
+    // process left.
+    const stop = cli(["stop", wf, "--json"]);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal(json(stop).status, "HALTED");
+    assert.equal(counts().status, "HALTED");
+    await until("no process left", () => processesWith(marker) === 0, 15_000);
+    const doneBefore = doneTaskIds(wf);
+
+    // Resume with a raised limit: DONE, and the tasks DONE before were not run again.
+    assert.equal(cli(["concurrency", wf, "none", "--template", "nap"]).code, 0);
+    assert.equal(cli(["concurrency", wf, "6"]).code, 0);
+    const resumed = cli(["resume", wf, "--wait", "--json"]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(json(resumed).status, "DONE");
+    for (const id of doneBefore) {
+      const t = json(cli(["task", String(id), "--json"]));
+      assert.equal((t.instances as unknown[]).length, 1, `task ${id} ran again`);
+    }
+
+    // set-status registering --recursive on a nap resets it and the report below it;
+    // done --recursive on the report marks everything DONE again.
+    const tasks = json(cli(["tasks", wf, "--json"])).tasks as { id: number; name: string }[];
+    const nap = tasks.find((t) => t.name.startsWith("nap"))!;
+    const sum = tasks.find((t) => t.name === "sum")!;
+    const reset = cli(["set-status", String(nap.id), "registering", "--recursive", "--json"]);
+    assert.equal(reset.code, 0, reset.stderr);
+    assert.deepEqual(json(reset), { task_ids: [nap.id, sum.id], status: "REGISTERING" });
+    assert.equal(counts().counts.REGISTERING, 2);
+    const done = cli(["set-status", String(sum.id), "done", "--recursive", "--json"]);
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal(json(done).status, "DONE");
+    assert.ok((json(done).task_ids as number[]).includes(nap.id));
+    assert.equal(counts().done, 7);
+
+    const badStatus = cli(["set-status", String(nap.id), "sleeping"]);
+    assert.equal(badStatus.code, 2);
+    assert.match(badStatus.stderr, /STATUS must be 'done' or 'registering'/);
+    const badLimit = cli(["concurrency", wf, "-1"]);
+    assert.equal(badLimit.code, 2);
+    const unknownWf = cli(["stop", "999999", "--json"]);
+    assert.equal(unknownWf.code, 2);
+    assert.match(String(json(unknownWf).error), /999999/);
+  });
+
   test("every command has --help with an example", () => {
-    for (const c of ["submit", "status", "tasks", "task", "errors", "up", "down", "migrate"]) {
+    for (const c of [
+      "submit",
+      "status",
+      "tasks",
+      "task",
+      "errors",
+      "resume",
+      "stop",
+      "concurrency",
+      "set-status",
+      "up",
+      "down",
+      "migrate",
+    ]) {
       const r = drover([c, "--help"]);
       assert.equal(r.code, 0, c);
       assert.match(r.stdout, /Example/, c);
