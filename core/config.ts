@@ -18,6 +18,12 @@ const ConfigSchema = z.object({
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
   /** Slots of the local bridge's `local` cluster (parallel commands). */
   localSlots: z.coerce.number().int().min(1),
+  /**
+   * How the local bridge holds commands to their memory: `cgroup` (the kernel, a memory
+   * cgroup per command), `sampled` (resident memory read every 250 ms), `auto` (cgroup
+   * where one can be made, else sampled).
+   */
+  localMemory: z.enum(["auto", "cgroup", "sampled"]),
   /** How often live instances heartbeat, in seconds. */
   heartbeatSeconds: z.coerce.number().positive(),
   /** Heartbeats missed before an instance is declared lost. */
@@ -39,6 +45,7 @@ const ENV_KEYS: Record<keyof Config, string> = {
   home: "DROVER_HOME",
   logLevel: "DROVER_LOG_LEVEL",
   localSlots: "DROVER_LOCAL_SLOTS",
+  localMemory: "DROVER_LOCAL_MEMORY",
   heartbeatSeconds: "DROVER_HEARTBEAT_SECONDS",
   missedHeartbeats: "DROVER_MISSED_HEARTBEATS",
   sweepSeconds: "DROVER_SWEEP_SECONDS",
@@ -61,6 +68,7 @@ function defaults(home: string): ConfigInput {
     home,
     logLevel: "info",
     localSlots: 0,
+    localMemory: "auto",
     heartbeatSeconds: 30,
     missedHeartbeats: 3,
     sweepSeconds: 5,

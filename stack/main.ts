@@ -49,6 +49,7 @@ export async function runStack(options: {
     log,
     slots: config.localSlots,
     logDir: config.logDir,
+    memory: config.localMemory,
   });
   // The GUI is a convenience: a busy port must not keep the workflows from running.
   const gui = await runGui(config, log).catch((err: Error) => {

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { ENTER, type MemoryCage } from "./cgroup.ts";
 import { type MemorySampler, signalTree, treeMembers } from "./proc.ts";
 
 /**
@@ -8,9 +9,11 @@ import { type MemorySampler, signalTree, treeMembers } from "./proc.ts";
  * stderr straight to files (no Node process and no pipe per task), peak memory sampled
  * over the tree. Shared by the local bridge and the worker wrapper.
  *
- * Limits are optional (the local bridge enforces them; under Slurm, Slurm does): over
- * memory → SIGKILL of the tree at once; over runtime, a kill order or a stopping bridge →
- * SIGTERM, then SIGKILL after the grace. A stopped command is reported only once its tree
+ * Limits are optional (the local bridge enforces them; under Slurm, Slurm does). Memory:
+ * in a memory cgroup when the caller gives one (the kernel stops the command at its
+ * limit, however fast it allocates), else by sampling; either way the tree is SIGKILLed
+ * at once. Over runtime, a kill order or a stopping bridge → SIGTERM, then SIGKILL after
+ * the grace. A stopped command is reported only once its tree
  * is gone, so "killed" means no process is left.
  */
 
@@ -30,6 +33,11 @@ export interface RunSpec {
   /** between SIGTERM and SIGKILL */
   killGraceMs?: number;
   sampler: MemorySampler;
+  /**
+   * the cgroup that enforces memoryLimitBytes, released when the command ends; the
+   * sampler's ticks look at its state. Without one, sampled RSS enforces the limit.
+   */
+  cage?: MemoryCage;
 }
 
 export interface CommandOutcome {
@@ -95,6 +103,8 @@ export function readTail(path: string, bytes = STDERR_TAIL_BYTES): string {
   }
 }
 
+const AT_CGROUP_LIMIT = "stopped at the limit of its memory cgroup";
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function runCommand(spec: RunSpec): RunningCommand {
@@ -128,13 +138,18 @@ export function runCommand(spec: RunSpec): RunningCommand {
     fds = [out, err];
   } catch (err) {
     const message = `cannot open the output files: ${(err as Error).message}`;
+    spec.cage?.release();
     return {
       pid: undefined,
       stop() {},
       done: Promise.resolve({ ...outcome({}), spawnError: message, stderrTail: message }),
     };
   }
-  const child = spawn("/bin/sh", ["-c", spec.command], {
+  const { cage } = spec;
+  const argv = cage
+    ? ["-c", ENTER, "drover-cage", cage.procsFile, spec.command]
+    : ["-c", spec.command];
+  const child = spawn("/bin/sh", argv, {
     detached: true,
     stdio: ["ignore", fds[0], fds[1]],
     env: spec.env,
@@ -158,7 +173,9 @@ export function runCommand(spec: RunSpec): RunningCommand {
   if (pid !== undefined) {
     unwatch = spec.sampler.watch(pid, (rss) => {
       if (peak === undefined || rss > peak) peak = rss;
-      if (spec.memoryLimitBytes !== undefined && rss > spec.memoryLimitBytes) {
+      if (cage) {
+        if (cage.overLimit()) stop("memory", AT_CGROUP_LIMIT);
+      } else if (spec.memoryLimitBytes !== undefined && rss > spec.memoryLimitBytes) {
         stop("memory", `used ${rss} bytes`);
       }
     });
@@ -171,12 +188,24 @@ export function runCommand(spec: RunSpec): RunningCommand {
     child.once("error", (err) => {
       if (pid !== undefined) return; // a started child reports through "exit"
       unwatch?.();
+      cage?.release();
       resolve({ ...outcome({}), spawnError: `cannot start /bin/sh: ${err.message}` });
     });
     child.once("exit", async (code, signal) => {
       exited = true;
       const runtimeSeconds = Math.round(performance.now() - t0) / 1000;
       clearTimeout(runtimeTimer);
+      if (cage?.overLimit() && stoppedFor !== "memory") {
+        // It reached its limit between two samples: that is how it ended, whatever the
+        // shell made of it; what is left of the tree goes too.
+        stoppedFor = "memory";
+        stopDetail = AT_CGROUP_LIMIT;
+        if (pid !== undefined) signalTree(pid, "SIGKILL");
+      }
+      if (stoppedFor === "memory" && spec.memoryLimitBytes !== undefined) {
+        // It reached its limit, whether or not a sample saw it.
+        peak = Math.max(peak ?? 0, spec.memoryLimitBytes);
+      }
       if (pid !== undefined && treeMembers(pid).length > 0) {
         if (stoppedFor) {
           // Report a stopped command only once nothing of it is left.
@@ -191,6 +220,7 @@ export function runCommand(spec: RunSpec): RunningCommand {
       }
       clearTimeout(killTimer);
       unwatch?.();
+      cage?.release();
       resolve(outcome({ exitCode: code, signal, runtimeSeconds }));
     });
   });

@@ -234,7 +234,8 @@ describe("local bridge: local and sequential clusters", () => {
     const err = result.entry as TiError["results"][number];
     assert.equal(err.kind, "memory");
     assert.match(err.message, /memory limit of 100 MiB/);
-    assert.ok(err.memory_used! > 100 * MiB, `peak ${err.memory_used}`);
+    // At least its limit: a memory cgroup stops it there, sampling a little past it.
+    assert.ok(err.memory_used! >= 100 * MiB, `peak ${err.memory_used}`);
     assert.ok(err.runtime_used! < 4, `runtime ${err.runtime_used}`);
     assert.equal(outputOf(id, "out"), "");
   });

@@ -11,6 +11,7 @@ import {
   SharedStreams,
 } from "../../bus/subjects.ts";
 import type { Logger } from "../../core/log.ts";
+import { MemoryCgroups } from "../../worker/cgroup.ts";
 import { MemorySampler } from "../../worker/proc.ts";
 import { Reporter } from "../../worker/reporter.ts";
 import { DummyCluster } from "./dummy.ts";
@@ -49,6 +50,8 @@ export interface LocalBridgeOptions {
   maxBytes?: number;
   /** launch messages accepted at once per cluster */
   concurrency?: number;
+  /** memory limits held by cgroups, by sampling, or by cgroups where possible (default) */
+  memory?: "auto" | "cgroup" | "sampled";
 }
 
 export interface LocalBridge {
@@ -82,6 +85,7 @@ export async function startLocalBridge(options: LocalBridgeOptions): Promise<Loc
   const live = new LiveSet(reporter);
   live.start();
   const sampler = new MemorySampler(250);
+  const cgroups = memoryCgroups(options.memory ?? "auto", log);
   const deps: ExecutorDeps = { reporter, live, log, node, bridgePid: process.pid };
   const executors: ClusterExecutor[] = clusters.map((cluster) =>
     cluster === "dummy"
@@ -93,6 +97,7 @@ export async function startLocalBridge(options: LocalBridgeOptions): Promise<Loc
             logDir: options.logDir,
             killGraceMs: options.killGraceMs ?? 5000,
             sampler,
+            ...(cgroups ? { cgroups } : {}),
           },
           deps,
         ),
@@ -113,6 +118,7 @@ export async function startLocalBridge(options: LocalBridgeOptions): Promise<Loc
   } catch (err) {
     await Promise.allSettled([...launchFns, ...ctlFns].map((f) => f.stop()));
     live.stop();
+    cgroups?.close();
     throw err;
   }
 
@@ -137,7 +143,15 @@ export async function startLocalBridge(options: LocalBridgeOptions): Promise<Loc
   const beatTimer = setInterval(() => void beat(), options.bridgeHeartbeatMs ?? 5000);
   beatTimer.unref();
 
-  log.info({ clusters, slots: options.slots, logDir: options.logDir }, "local bridge started");
+  log.info(
+    {
+      clusters,
+      slots: options.slots,
+      logDir: options.logDir,
+      memory: cgroups ? `cgroup v${cgroups.version} ${cgroups.root}` : "sampled",
+    },
+    "local bridge started",
+  );
   let stopped: Promise<void> | undefined;
   return {
     id,
@@ -151,12 +165,25 @@ export async function startLocalBridge(options: LocalBridgeOptions): Promise<Loc
         await Promise.allSettled(ctlFns.map((f) => f.stop()));
         clearInterval(beatTimer);
         live.stop();
+        cgroups?.close();
         await reporter.close(10_000);
         log.info({ published: Object.fromEntries(reporter.published) }, "local bridge stopped");
       })();
       return stopped;
     },
   };
+}
+
+/** The cgroups that hold commands to their memory, as `mode` asks; undefined: sampling. */
+function memoryCgroups(mode: "auto" | "cgroup" | "sampled", log: Logger) {
+  if (mode === "sampled") return undefined;
+  const found = MemoryCgroups.detect();
+  if (found instanceof MemoryCgroups) return found;
+  if (mode === "cgroup") {
+    throw new Error(`memory limits by cgroup were asked, but ${found.unavailable}`);
+  }
+  log.info({ reason: found.unavailable }, "no memory cgroups: memory limits are sampled");
+  return undefined;
 }
 
 function launchFunction(executor: ClusterExecutor, reporter: Reporter, concurrency: number) {

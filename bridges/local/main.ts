@@ -24,6 +24,7 @@ const bridge = await startLocalBridge({
   log,
   slots: config.localSlots,
   logDir: config.logDir,
+  memory: config.localMemory,
   clusters: (values.clusters ?? "").split(",").filter(Boolean),
 });
 

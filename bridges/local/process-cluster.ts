@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { LaunchBatch, LaunchInstance } from "../../bus/schemas.ts";
+import type { MemoryCage, MemoryCgroups } from "../../worker/cgroup.ts";
 import type { MemorySampler } from "../../worker/proc.ts";
 import type { LaunchedEntry } from "../../worker/reporter.ts";
 import { resultOf } from "../../worker/results.ts";
@@ -35,6 +36,8 @@ export interface ProcessClusterOptions {
   logDir: string;
   killGraceMs: number;
   sampler: MemorySampler;
+  /** a memory cgroup per command when given; otherwise memory is sampled */
+  cgroups?: MemoryCgroups;
 }
 
 /** A task name as a file name (names cannot hold `/`, but be safe). */
@@ -174,6 +177,7 @@ export class ProcessCluster implements ClusterExecutor {
       runtimeLimitSeconds: job.runtimeSeconds,
       killGraceMs: this.options.killGraceMs,
       sampler: this.options.sampler,
+      ...this.cageFor(job),
     });
     this.running.set(instance.id, { job, command });
     this.deps.reporter.reportRunning({
@@ -194,6 +198,21 @@ export class ProcessCluster implements ClusterExecutor {
       this.pump();
     });
     this.finishing.add(finished);
+  }
+
+  /** The instance's memory cgroup; none (memory sampled instead) if it cannot be made. */
+  private cageFor(job: Job): { cage?: MemoryCage } {
+    const { cgroups } = this.options;
+    if (!cgroups) return {};
+    try {
+      return { cage: cgroups.cage(`ti-${job.instance.id}`, job.memoryBytes) };
+    } catch (err) {
+      this.deps.log.warn(
+        { err, instance: job.instance.id },
+        "no memory cgroup for this command: its memory is sampled",
+      );
+      return {};
+    }
   }
 
   /** Reports an instance that never started. */
