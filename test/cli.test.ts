@@ -170,6 +170,46 @@ tasks:
     assert.match(String(json(r).error), /year/);
   });
 
+  test("submit --wait of a workflow that fails: exit 1, FAILED, the error listed", () => {
+    const failing = join(home, "failing.yaml");
+    writeFileSync(
+      failing,
+      `tool: { name: cli_test }
+workflow: { name: cli failing, default_cluster: local, default_max_attempts: 2 }
+templates:
+  - { name: step, command: "if [ {n} = 2 ]; then echo no input for {n} >&2; exit 5; fi", node_args: [n] }
+  - { name: after, command: "echo after {n}", node_args: [n] }
+tasks:
+  - { template: step, foreach: { n: [1, 2] } }
+  - { template: after, foreach: { n: [1, 2] }, upstream: [{ template: step, match: [n] }] }
+`,
+    );
+    const r = cli(["submit", failing, "--wait", "--json"]);
+    assert.equal(r.code, 1, r.stderr);
+    const out = json(r);
+    assert.equal(out.status, "FAILED");
+    // The failing branch: its task fatal, its downstream never run; the other branch DONE.
+    const c = out.counts as Record<string, number>;
+    assert.deepEqual([c.DONE, c.ERROR_FATAL, c.REGISTERING], [2, 1, 1]);
+
+    const errors = cli(["errors", String(out.id), "--json"]);
+    assert.equal(errors.code, 0, errors.stderr);
+    const list = (json(errors) as { errors: Record<string, unknown>[] }).errors;
+    assert.equal(list.length, 2, "one error per attempt");
+    for (const e of list) {
+      assert.deepEqual(Object.keys(e), [
+        "task",
+        "task_name",
+        "instance",
+        "exit_code",
+        "message",
+        "time",
+      ]);
+      assert.equal(e.exit_code, 5);
+      assert.match(String(e.message), /no input for 2/);
+    }
+  });
+
   test("bad usage and unknown ids exit 2 with a message naming the problem", () => {
     const cases: [string[], RegExp][] = [
       [["status", "abc"], /WF must be a positive whole number/],
