@@ -7,6 +7,8 @@ import { followWorkflow } from "../../client/follow.ts";
 import { silentLogger } from "../../core/log.ts";
 import type { Submission } from "../../spec/submission.ts";
 import { startTestStack, type TestStack } from "../../test/helpers/stack.ts";
+import { DEFAULT_BATCH_CAPS } from "../launch/batching.ts";
+import { instantiate } from "../launch/handler.ts";
 import { sweep } from "./handler.ts";
 import { REAP_LOCK_KEY } from "./sql.ts";
 
@@ -95,6 +97,54 @@ describe("reap", { timeout: 90_000 }, () => {
     const [inst] =
       await stack.sql`select status from task_instance where workflow_id = ${bound.workflow_id}`;
     assert.equal(inst!.status, "KILL_SELF");
+  });
+
+  test("work stuck between a commit and its message is sent again: a queued task, a launch batch", async () => {
+    // Paused, so that only the sweep moves these tasks.
+    const sub = one("stuck", "echo stuck {i}", { max_concurrently_running: 0 });
+    sub.templates[0]!.node_args = ["i"];
+    sub.tasks = [0, 1].map((i) => ({
+      template: "job",
+      name: `job_${i}`,
+      args: { i: String(i) },
+      upstream: [],
+    }));
+    const bound = await stack.submit(sub);
+    const [queuedId, batchedId] = (
+      await stack.sql<
+        { id: number }[]
+      >`select id from task where workflow_id = ${bound.workflow_id} order by id`
+    ).map((r) => r.id) as [number, number];
+    // Both scheduled by a schedule that died before publishing task.queued; the second
+    // also instantiated by a launch that died after its commit, before the launch message.
+    await stack.sql`update task set status = 'QUEUED' where id in ${stack.sql([queuedId, batchedId])}`;
+    await instantiate({ sql: stack.sql, log: silentLogger }, bound.workflow_id, [batchedId], {
+      caps: DEFAULT_BATCH_CAPS,
+      heartbeatSeconds: 30,
+      graceSeconds: 150,
+    });
+    assert.deepEqual(
+      await sweep(timerCtx()),
+      { swept: true, lost: 0, republished: 0, requeued: 0, timedOut: [] },
+      "nothing is stuck yet",
+    );
+    await stack.sql`update task set status_at = now() - interval '5 minutes' where id = ${queuedId}`;
+    await stack.sql`update launch_batch set created_at = now() - interval '5 minutes' where workflow_id = ${bound.workflow_id}`;
+    const report = await sweep(timerCtx());
+    assert.equal(report.requeued, 1);
+    assert.equal(report.republished, 1);
+    await until(async () => {
+      const rows = await stack.sql<{ n: number }[]>`
+        select count(*)::int as n from task_instance where workflow_id = ${bound.workflow_id} and status = 'DONE'`;
+      return rows[0]!.n === 2;
+    });
+    const rows = await stack.sql<{ task_id: number; status: string }[]>`
+      select task_id, status from task_instance where workflow_id = ${bound.workflow_id} order by task_id`;
+    assert.deepEqual([...rows], [
+      { task_id: queuedId, status: "DONE" },
+      { task_id: batchedId, status: "DONE" },
+    ]);
+    assert.equal((await sweep(timerCtx())).republished, 0, "a batch is sent again once");
   });
 
   test("one sweeper at a time: while another replica sweeps, a sweep backs off", async () => {
