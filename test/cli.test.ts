@@ -170,20 +170,19 @@ tasks:
     assert.match(String(json(r).error), /year/);
   });
 
-  test("submit --wait of a workflow that fails: exit 1, FAILED, the error listed", () => {
+  test("submit --wait of a workflow that fails: exit 1, FAILED, the error listed; then resubmitted", () => {
     const failing = join(home, "failing.yaml");
-    writeFileSync(
-      failing,
-      `tool: { name: cli_test }
-workflow: { name: cli failing, default_cluster: local, default_max_attempts: 2 }
+    const input = join(home, "input-2");
+    const failingSpec = (extraTask = "") => `tool: { name: cli_test }
+workflow: { name: cli failing, args: { round: 1 }, default_cluster: local, default_max_attempts: 2 }
 templates:
-  - { name: step, command: "if [ {n} = 2 ]; then echo no input for {n} >&2; exit 5; fi", node_args: [n] }
+  - { name: step, command: "if [ {n} = 2 ] && [ ! -e ${input} ]; then echo no input for {n} >&2; exit 5; fi", node_args: [n] }
   - { name: after, command: "echo after {n}", node_args: [n] }
 tasks:
   - { template: step, foreach: { n: [1, 2] } }
   - { template: after, foreach: { n: [1, 2] }, upstream: [{ template: step, match: [n] }] }
-`,
-    );
+${extraTask}`;
+    writeFileSync(failing, failingSpec());
     const r = cli(["submit", failing, "--wait", "--json"]);
     assert.equal(r.code, 1, r.stderr);
     const out = json(r);
@@ -208,6 +207,30 @@ tasks:
       assert.equal(e.exit_code, 5);
       assert.match(String(e.message), /no input for 2/);
     }
+
+    // The same identity again: FAILED needs --resume.
+    const again = cli(["submit", failing, "--json"]);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(again.stderr, /FAILED.*--resume/);
+    // With the input there, a resume finishes it; the branch that was DONE is kept.
+    writeFileSync(input, "");
+    const doneTasks = doneTaskIds(String(out.id));
+    const resumed = cli(["submit", failing, "--resume", "--wait", "--json"]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(json(resumed).id, out.id, "the same workflow");
+    assert.equal(json(resumed).status, "DONE");
+    for (const id of doneTasks) {
+      const t = json(cli(["task", String(id), "--json"]));
+      assert.equal((t.instances as unknown[]).length, 1, `task ${id} ran again`);
+    }
+    // DONE: submitting again is a no-op; a different DAG under this identity is refused.
+    const noop = cli(["submit", failing, "--json"]);
+    assert.equal(noop.code, 0, noop.stderr);
+    assert.deepEqual(json(noop), { id: out.id, status: "DONE" });
+    writeFileSync(failing, failingSpec("  - { template: after, args: { n: 3 } }\n"));
+    const changed = cli(["submit", failing, "--json"]);
+    assert.equal(changed.code, 2, changed.stderr);
+    assert.match(changed.stderr, /different DAG/);
   });
 
   test("bad usage and unknown ids exit 2 with a message naming the problem", () => {
