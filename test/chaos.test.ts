@@ -1,8 +1,9 @@
 // Crash safety: during a 5,000-task dummy workflow every function and the bridge are
 // SIGKILLed at random moments, several times each, and restarted. The workflow must end
 // DONE with exactly one DONE instance per task, and no task ever had two live
-// instances at once. Then the same with two replicas of every function.
-// DROVER_CHAOS_TASKS sets the size (default 5,000).
+// instances at once. Then the same with two replicas of every function, and the same
+// again while NATS is SIGKILLed and restarted and Postgres drops every connection and
+// refuses new ones for a while. DROVER_CHAOS_TASKS sets the size (default 5,000).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
@@ -12,9 +13,10 @@ import { describe, test } from "node:test";
 import { connectBus } from "../bus/connect.ts";
 import { followWorkflow } from "../client/follow.ts";
 import { submitWorkflow } from "../client/submit.ts";
+import { connectMaintenance, quoteIdent } from "../db/connect.ts";
 import type { Submission } from "../spec/submission.ts";
-import { freshDatabase } from "./helpers/db.ts";
-import { startNats, waitForFunctions } from "./helpers/nats.ts";
+import { baseUrl, type FreshDatabase, freshDatabase } from "./helpers/db.ts";
+import { startNats, type TestNats, waitForFunctions } from "./helpers/nats.ts";
 
 const TASKS = Number(process.env.DROVER_CHAOS_TASKS ?? 5000);
 const FUNCTIONS = ["bind-dag", "schedule", "launch", "heartbeat", "complete", "retry", "reap"];
@@ -68,7 +70,55 @@ function workflow(n: number): Submission {
   };
 }
 
-async function chaosRun(replicas: number) {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What goes wrong during a run; resolves with how many things it broke. */
+type Disruption = (run: {
+  nats: TestNats;
+  db: FreshDatabase;
+  kill(process: string): Promise<void>;
+}) => Promise<number>;
+
+/** Two SIGKILLs of each function and of the bridge, in random order, each restarted. */
+const killEveryProcess: Disruption = async ({ kill }) => {
+  const victims = [...FUNCTIONS.map((f) => `${f}#0`), "bridge"].flatMap((k) => [k, k]);
+  victims.sort(() => Math.random() - 0.5);
+  for (const key of victims) {
+    await sleep(300 + Math.random() * 700);
+    await kill(key);
+  }
+  return victims.length;
+};
+
+/** NATS SIGKILLed and back after a second; then every Postgres connection cut, and new
+ * ones refused for two seconds. */
+const outages: Disruption = async ({ nats, db }) => {
+  const unfinished = async (when: string) => {
+    const [r] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from task where status <> 'DONE'`;
+    assert.ok(r!.n > 0, `the workflow was over ${when}`);
+  };
+  await sleep(500);
+  await unfinished("before NATS went down");
+  await nats.kill();
+  await sleep(1000);
+  await nats.restart();
+  await sleep(1500);
+  const name = new URL(db.url).pathname.slice(1);
+  const admin = await connectMaintenance(baseUrl(), "drover-chaos-admin");
+  try {
+    await admin.unsafe(`alter database ${quoteIdent(name)} allow_connections false`);
+    await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name}`;
+    await sleep(2000);
+    await admin.unsafe(`alter database ${quoteIdent(name)} allow_connections true`);
+  } finally {
+    await admin.end();
+  }
+  await unfinished("when Postgres came back");
+  return 2;
+};
+
+async function chaosRun(replicas: number, disrupt: Disruption, afterBind = false) {
   const [nats, db] = await Promise.all([startNats(), freshDatabase()]);
   const env = {
     ...process.env,
@@ -98,26 +148,20 @@ async function chaosRun(replicas: number) {
   try {
     await waitForFunctions(nats.url, FUNCTIONS, 60_000);
     const submitted = submitWorkflow(nc, workflow(TASKS), { timeoutMs: 180_000 });
-    // Two kills for each function and the bridge, in random order, while it runs.
-    const victims = [...FUNCTIONS.map((f) => `${f}#0`), "bridge"].flatMap((k) => [k, k]);
-    victims.sort(() => Math.random() - 0.5);
-    let kills = 0;
-    const chaos = (async () => {
-      for (const key of victims) {
-        await new Promise((r) => setTimeout(r, 300 + Math.random() * 700));
-        const child = live.get(key)!;
-        child.kill("SIGKILL");
-        await new Promise((r) => child.once("exit", r));
-        kills++;
-        await new Promise((r) => setTimeout(r, 100 + Math.random() * 300));
-        start(key);
-      }
-    })();
+    const kill = async (key: string) => {
+      const child = live.get(key)!;
+      child.kill("SIGKILL");
+      await new Promise((r) => child.once("exit", r));
+      await sleep(100 + Math.random() * 300);
+      start(key);
+    };
+    if (afterBind) await submitted;
+    const broken = await disrupt({ nats, db, kill });
     const bound = await submitted;
-    await chaos;
     const end = await followWorkflow(nc, bound.workflow_id, { timeoutMs: 300_000 });
-    assert.equal(kills, victims.length);
     assert.equal(end.status, "DONE");
+    // Nothing was restarted but what the disruption killed: every process lived through it.
+    for (const [key, child] of live) assert.equal(child.exitCode, null, `${key} exited`);
     assert.equal(end.counts.DONE, end.total);
     const [dup] = await db.sql<{ tasks: number; bad: number }[]>`
       select count(*)::int as tasks, count(*) filter (where n <> 1)::int as bad from (
@@ -141,7 +185,7 @@ async function chaosRun(replicas: number) {
     assert.equal(overlap!.n, 0, "never two live instances of one task at once");
     const [retried] = await db.sql<{ n: number }[]>`
       select count(*)::int as n from task_instance where workflow_id = ${bound.workflow_id} and status <> 'DONE'`;
-    return { kills, extraInstances: retried!.n };
+    return { broken, extraInstances: retried!.n };
   } finally {
     for (const child of live.values()) child.kill("SIGKILL");
     await nc.close();
@@ -151,11 +195,15 @@ async function chaosRun(replicas: number) {
 
 describe("chaos", { timeout: 900_000 }, () => {
   test(`SIGKILL every function and the bridge during a ${TASKS}-task workflow: DONE, exactly once`, async () => {
-    const r = await chaosRun(1);
-    console.log(`chaos (1 replica): ${r.kills} kills, ${r.extraInstances} instances retried`);
+    const r = await chaosRun(1, killEveryProcess);
+    console.log(`chaos (1 replica): ${r.broken} kills, ${r.extraInstances} instances retried`);
   });
   test("the same with two replicas of every function", async () => {
-    const r = await chaosRun(2);
-    console.log(`chaos (2 replicas): ${r.kills} kills, ${r.extraInstances} instances retried`);
+    const r = await chaosRun(2, killEveryProcess);
+    console.log(`chaos (2 replicas): ${r.broken} kills, ${r.extraInstances} instances retried`);
+  });
+  test("NATS killed and restarted, Postgres connections cut and refused: DONE, exactly once", async () => {
+    const r = await chaosRun(1, outages, true);
+    console.log(`chaos (outages): ${r.broken} outages, ${r.extraInstances} instances retried`);
   });
 });
