@@ -2,7 +2,15 @@
 // looks is stopped at its limit, whole, and leaves no group behind.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -44,6 +52,18 @@ test("no cgroup hierarchy where none is mounted: the reason is given", () => {
   const none = MemoryCgroups.detect({ mountRoot: join(dir, "nothing"), selfCgroup: "0::/\n" });
   assert.ok(!(none instanceof MemoryCgroups));
   assert.match(none.unavailable, /no memory cgroup hierarchy is mounted/);
+});
+
+test("cgroup v2 without the memory controller delegated: the reason says so, no process moves", () => {
+  const mount = join(dir, "v2");
+  mkdirSync(join(mount, "svc"), { recursive: true });
+  writeFileSync(join(mount, "cgroup.controllers"), "cpu io memory pids\n");
+  writeFileSync(join(mount, "svc", "cgroup.controllers"), "cpu io pids\n");
+  writeFileSync(join(mount, "svc", "cgroup.subtree_control"), "\n");
+  const none = MemoryCgroups.detect({ mountRoot: mount, selfCgroup: "0::/svc\n" });
+  assert.ok(!(none instanceof MemoryCgroups));
+  assert.match(none.unavailable, /memory controller is not delegated.*Delegate=memory/);
+  assert.equal(existsSync(join(mount, "svc", "runner")), false);
 });
 
 describe(`memory cgroups (${groups ? `v${groups.version} at ${groups.root}` : "unavailable"})`, {

@@ -125,6 +125,7 @@ export class MemoryCgroups {
       const root = join(own, `drover-${process.pid}`);
       try {
         removeStale(own);
+        if (hierarchy.version === 2) delegateMemory(own);
         mkdirSync(root, { recursive: true });
         if (!existsSync(join(root, hierarchy.limitFile))) {
           // v2: the memory controller is not enabled for our children.
@@ -198,6 +199,31 @@ function reachedLimit(file: string): boolean {
     return /^(under_oom|oom_kill) [1-9]/m.test(readFileSync(file, "utf8"));
   } catch {
     return false;
+  }
+}
+
+/**
+ * v2: lets the children of our own cgroup have a memory controller. A cgroup that holds
+ * processes cannot hand controllers to its children (v2's no-internal-process rule), so
+ * this process first moves into a leaf of its own (`runner`), as delegated services do;
+ * if the controller still cannot be enabled it moves back and says why.
+ */
+function delegateMemory(own: string): void {
+  const control = join(own, "cgroup.subtree_control");
+  const enabled = () => readFileSync(control, "utf8").split(/\s+/).includes("memory");
+  if (enabled()) return;
+  if (!readFileSync(join(own, "cgroup.controllers"), "utf8").split(/\s+/).includes("memory")) {
+    throw new Error(`the memory controller is not delegated to ${own} (systemd: Delegate=memory)`);
+  }
+  const leaf = join(own, "runner");
+  mkdirSync(leaf, { recursive: true });
+  writeFileSync(join(leaf, "cgroup.procs"), String(process.pid));
+  try {
+    writeFileSync(control, "+memory");
+  } catch (err) {
+    writeFileSync(join(own, "cgroup.procs"), String(process.pid));
+    rmdirQuietly(leaf);
+    throw new Error(`cannot enable the memory controller in ${own}: ${(err as Error).message}`);
   }
 }
 
