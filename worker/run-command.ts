@@ -13,8 +13,8 @@ import { type MemorySampler, signalTree, treeMembers } from "./proc.ts";
  * in a memory cgroup when the caller gives one (the kernel stops the command at its
  * limit, however fast it allocates), else by sampling; either way the tree is SIGKILLed
  * at once. Over runtime, a kill order or a stopping bridge → SIGTERM, then SIGKILL after
- * the grace. A stopped command is reported only once its tree
- * is gone, so "killed" means no process is left.
+ * the grace. A stopped command is reported only once its tree is gone, so "killed" means
+ * no process is left.
  */
 
 export type StopReason = "memory" | "runtime" | "killed" | "lost";
@@ -195,7 +195,7 @@ export function runCommand(spec: RunSpec): RunningCommand {
       exited = true;
       const runtimeSeconds = Math.round(performance.now() - t0) / 1000;
       clearTimeout(runtimeTimer);
-      if (cage?.overLimit() && stoppedFor !== "memory") {
+      if (!stoppedFor && cage?.overLimit()) {
         // It reached its limit between two samples: that is how it ended, whatever the
         // shell made of it; what is left of the tree goes too.
         stoppedFor = "memory";
