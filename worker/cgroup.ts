@@ -13,8 +13,8 @@ import { join } from "node:path";
 /**
  * Memory limits enforced by the kernel: each command runs in a memory cgroup of its own
  * whose limit is the requested memory, so a command that grabs memory faster than any
- * sampler can look is still stopped at its limit (the kernel OOM-kills inside the group)
- * and the machine is never driven out of memory. Where no memory cgroup can be made
+ * sampler can look is still stopped at its limit (the kernel holds it there, inside the
+ * group) and the machine is never driven out of memory. Where no memory cgroup can be made
  * (no controller, no permission, cgroup v2 without delegation), `detect` finds none and
  * the caller falls back to sampling resident memory.
  *
@@ -95,8 +95,8 @@ export class MemoryCgroups {
   }
 
   /**
-   * The memory cgroups this process may create, or undefined with the reason when there
-   * are none. Leftovers of runners that died without cleaning up are removed.
+   * The memory cgroups this process may create, or `{ unavailable }` with the reason when
+   * there are none. Leftovers of runners that died without cleaning up are removed.
    */
   static detect(options: CgroupOptions = {}): MemoryCgroups | { unavailable: string } {
     const mountRoot = options.mountRoot ?? "/sys/fs/cgroup";
@@ -295,7 +295,8 @@ function removeStale(own: string): void {
     if (!m || Number(m[1]) === process.pid || isAlive(Number(m[1]))) continue;
     const dir = join(own, name);
     killMembers(dir);
-    // Killed processes leave their groups as they exit: wait a moment for that.
+    // Killed processes leave their groups as they exit: wait a moment for that (this
+    // runs once, at start-up, so blocking briefly is fine).
     for (let i = 0; i < 50 && existsSync(dir); i++) {
       removeTree(dir);
       if (existsSync(dir)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
