@@ -140,10 +140,13 @@ describe("reap", { timeout: 90_000 }, () => {
     });
     const rows = await stack.sql<{ task_id: number; status: string }[]>`
       select task_id, status from task_instance where workflow_id = ${bound.workflow_id} order by task_id`;
-    assert.deepEqual([...rows], [
-      { task_id: queuedId, status: "DONE" },
-      { task_id: batchedId, status: "DONE" },
-    ]);
+    assert.deepEqual(
+      [...rows],
+      [
+        { task_id: queuedId, status: "DONE" },
+        { task_id: batchedId, status: "DONE" },
+      ],
+    );
     assert.equal((await sweep(timerCtx())).republished, 0, "a batch is sent again once");
   });
 
