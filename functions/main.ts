@@ -49,9 +49,11 @@ export async function runFunctions(names: string[]): Promise<{ stop(): Promise<v
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const stack = await runFunctions(process.argv.slice(2)).catch((err: Error) => {
+  // Signals are taken from the start: a SIGTERM while functions are still starting waits
+  // for them to be up, then drains them.
+  const started = runFunctions(process.argv.slice(2)).catch((err: Error) => {
     console.error(err.message);
     process.exit(2);
   });
-  stopOnSignals(() => stack.stop());
+  stopOnSignals(async () => (await started).stop());
 }

@@ -18,14 +18,16 @@ const config = loadConfig();
 const settings = loadSlurmSettings(config);
 const log = createLogger({ name: "slurm-bridge", level: config.logLevel });
 const nc = await connectBus(config.natsUrl, `drover-slurm-bridge-${hostname()}-${process.pid}`);
-const bridge = await startSlurmBridge({ nc, log, ...bridgeOptions(config, settings) }).catch(
+// Signals are taken from the start: a SIGTERM while the bridge is still starting waits
+// for it to be up, then stops it cleanly.
+const started = startSlurmBridge({ nc, log, ...bridgeOptions(config, settings) }).catch(
   (err: Error) => {
     log.fatal({ err }, "slurm bridge failed to start");
     process.exit(1);
   },
 );
-
 stopOnSignals(async () => {
-  await bridge.stop();
+  await (await started).stop();
   await nc.drain();
 }, log);
+await started;

@@ -19,7 +19,9 @@ const { values } = parseArgs({
 const config = loadConfig();
 const log = createLogger({ name: "local-bridge", level: config.logLevel });
 const nc = await connectBus(config.natsUrl, `drover-local-bridge-${hostname()}-${process.pid}`);
-const bridge = await startLocalBridge({
+// Signals are taken from the start: a SIGTERM while the bridge is still starting waits
+// for it to be up, then stops it cleanly.
+const started = startLocalBridge({
   nc,
   log,
   slots: config.localSlots,
@@ -29,6 +31,7 @@ const bridge = await startLocalBridge({
 });
 
 stopOnSignals(async () => {
-  await bridge.stop();
+  await (await started).stop();
   await nc.drain();
 }, log);
+await started;
