@@ -26,6 +26,7 @@ import { PendingEvents } from "../../bus/events.ts";
 import { createPublisher, type Publisher } from "../../bus/publish.ts";
 import { killSubject, Subjects } from "../../bus/subjects.ts";
 import type { Logger } from "../../core/log.ts";
+import { retryConflicts } from "../../db/retry.ts";
 import { releaseDownstream } from "../../store/downstream.ts";
 import { haltTasks, type KillList, setWorkflowStatus } from "../../store/halt.ts";
 import { resumeWorkflow } from "../../store/resume.ts";
@@ -195,7 +196,9 @@ async function execute(deps: Deps, nc: NatsConnection, m: Msg): Promise<unknown>
   if (!parsed.success) return { error: `${m.subject}: ${z.prettifyError(parsed.error)}` };
   let effects: Effects;
   try {
-    effects = await handler(deps, parsed.data as never);
+    // Each command is one transaction: one that lost a deadlock to a running workflow's
+    // handlers is run again, so that the caller gets an answer, not the conflict.
+    effects = await retryConflicts(() => handler(deps, parsed.data as never));
   } catch (err) {
     if (err instanceof Refused) return { error: err.message };
     deps.log.error({ err, subject: m.subject }, "command failed");
