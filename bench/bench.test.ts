@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { test } from "node:test";
 import { promisify } from "node:util";
+import { MemoryCgroups } from "../worker/cgroup.ts";
 
 async function bench(...args: string[]): Promise<Record<string, unknown>> {
   const { stdout } = await promisify(execFile)(
@@ -30,6 +31,36 @@ test("bind, built with the client and as a spec file through drover submit", {
 test("lifecycle and chain run their workflows to DONE", { timeout: 120_000 }, async () => {
   const lifecycle = await bench("lifecycle", "--tasks", "500");
   assert.equal(lifecycle.status, "DONE");
+  // Real processes on `local`: with memory cgroups against sampling where cgroups exist.
+  const groups = MemoryCgroups.detect();
+  if (groups instanceof MemoryCgroups) {
+    groups.close();
+    const local = await bench(
+      "lifecycle",
+      "--tasks",
+      "40",
+      "--cluster",
+      "local",
+      "--memory",
+      "compare",
+    );
+    for (const mode of ["cgroup", "sampled"]) {
+      assert.equal((local[mode] as { status: string }).status, "DONE", mode);
+    }
+    const ratio = local.ratio_cgroup_to_sampled as { tasks_per_second: number };
+    assert.ok(ratio.tasks_per_second > 0);
+  } else {
+    const local = await bench(
+      "lifecycle",
+      "--tasks",
+      "40",
+      "--cluster",
+      "local",
+      "--memory",
+      "sampled",
+    );
+    assert.equal(local.status, "DONE");
+  }
   const chain = await bench("chain", "--length", "20");
   assert.equal(chain.status, "DONE");
   const latency = chain.edge_latency_ms as { p50: number };
@@ -47,4 +78,5 @@ test("gui answers every endpoint of a bound workflow", { timeout: 120_000 }, asy
 test("a bad option is an error naming it", async () => {
   await assert.rejects(bench("bind", "--via", "carrier-pigeon"), /--via must be/);
   await assert.rejects(bench("nonsense"), /usage: npm run bench/);
+  await assert.rejects(bench("lifecycle", "--cluster", "mars"), /--cluster must be one of/);
 });
