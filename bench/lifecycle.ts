@@ -4,7 +4,7 @@ import { connectBus } from "../bus/connect.ts";
 import { followWorkflow } from "../client/follow.ts";
 import { submitWorkflow } from "../client/submit.ts";
 import type { Submission } from "../spec/submission.ts";
-import { benchStack, seconds } from "./stack.ts";
+import { benchStack, STDERR, seconds } from "./stack.ts";
 import { stepTimes } from "./timeline.ts";
 
 /**
@@ -64,7 +64,7 @@ export async function runOnStack(
     // The query service (progress) is core NATS, not a consumer: nothing to wait for.
     const query = spawn(process.execPath, ["--import", "tsx", "functions/main.ts", "query"], {
       env: stack.env,
-      stdio: ["ignore", "inherit", "inherit"],
+      stdio: ["ignore", STDERR, STDERR],
     });
     stack.processes.push(query);
     const bridge = spawn(
@@ -72,7 +72,7 @@ export async function runOnStack(
       ["--import", "tsx", "bridges/local/main.ts", "--clusters", sub.workflow.default_cluster],
       {
         env: { ...stack.env, ...bridgeEnv },
-        stdio: ["ignore", "inherit", "inherit"],
+        stdio: ["ignore", STDERR, STDERR],
       },
     );
     stack.processes.push(bridge);

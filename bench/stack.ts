@@ -7,6 +7,12 @@ import { startNats, type TestNats, waitForFunctions } from "../test/helpers/nats
  * A private stack for a benchmark: its own nats-server and database, and Drover's
  * functions as separate processes (so their memory and CPU are theirs, not the bench's).
  */
+/**
+ * Where the stack's processes write: the benchmark's stderr. Its stdout carries the one
+ * JSON document of results, which their log lines must not break.
+ */
+export const STDERR = 2;
+
 export interface BenchStack {
   nats: TestNats;
   db: FreshDatabase;
@@ -39,7 +45,7 @@ export async function benchStack(): Promise<BenchStack> {
         [...flags, "--import", "tsx", "functions/main.ts", ...names],
         {
           env,
-          stdio: ["ignore", "inherit", "inherit"],
+          stdio: ["ignore", STDERR, STDERR],
         },
       );
       processes.push(child);
