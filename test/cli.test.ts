@@ -309,11 +309,13 @@ tasks:
     assert.equal(unknownTemplate.code, 2);
     assert.match(unknownTemplate.stderr, /nope/);
 
-    // Stop: HALTED at once (the change is committed when the command returns), no
-    // process left.
+    // Stop while a nap runs: HALTED at once (the change is committed when the command
+    // returns), its process killed.
+    await until("a nap running", () => processesWith(marker) > 0);
     const stop = cli(["stop", wf, "--json"]);
     assert.equal(stop.code, 0, stop.stderr);
     assert.equal(json(stop).status, "HALTED");
+    assert.ok((json(stop).killed as number) >= 1, "the running nap was killed");
     assert.equal(counts().status, "HALTED");
     await until("no process left", () => processesWith(marker) === 0, 15_000);
     const doneBefore = doneTaskIds(wf);
