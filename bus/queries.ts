@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { TASK_STATUSES } from "../store/statuses.ts";
+import { TASK_STATUSES, WORKFLOW_STATUSES } from "../store/statuses.ts";
 import { Subjects } from "./subjects.ts";
 
 /**
@@ -14,6 +14,7 @@ export const QuerySubjects = {
   tasks: `${Subjects.query}.tasks`,
   task: `${Subjects.query}.task`,
   errors: `${Subjects.query}.errors`,
+  workflows: `${Subjects.query}.workflows`,
 } as const;
 
 export const QUERY_QUEUE_GROUP = "query";
@@ -41,11 +42,27 @@ export const ErrorsQuery = z.object({
   limit: z.number().int().positive().max(MAX_QUERY_ROWS).default(1000),
 });
 
+export const WorkflowsQuery = z.object({
+  /** the submitting user */
+  user: z.string().min(1).optional(),
+  /** a workflow status, any case */
+  status: z
+    .string()
+    .transform((s) => s.toUpperCase())
+    .pipe(z.enum(WORKFLOW_STATUSES))
+    .optional(),
+  /** part of the name, any case */
+  name: z.string().min(1).optional(),
+  /** the newest first */
+  limit: z.number().int().positive().max(1000).default(50),
+});
+
 export const QuerySchemas = {
   [QuerySubjects.workflow]: WorkflowQuery,
   [QuerySubjects.tasks]: TasksQuery,
   [QuerySubjects.task]: TaskQuery,
   [QuerySubjects.errors]: ErrorsQuery,
+  [QuerySubjects.workflows]: WorkflowsQuery,
 } as const;
 
 export type TaskCounts = Record<z.infer<typeof status>, number>;
@@ -108,6 +125,21 @@ export interface ErrorsAnswer {
   }[];
 }
 
+export interface WorkflowsAnswer {
+  /** workflows matching the filter (beyond the limit too) */
+  total: number;
+  workflows: {
+    id: number;
+    name: string;
+    status: string;
+    user: string | null;
+    tool: string;
+    total: number;
+    counts: TaskCounts;
+    created_at: string;
+  }[];
+}
+
 export interface QueryError {
   error: string;
 }
@@ -116,3 +148,4 @@ export type WorkflowQuery = z.input<typeof WorkflowQuery>;
 export type TasksQuery = z.input<typeof TasksQuery>;
 export type TaskQuery = z.input<typeof TaskQuery>;
 export type ErrorsQuery = z.input<typeof ErrorsQuery>;
+export type WorkflowsQuery = z.input<typeof WorkflowsQuery>;

@@ -20,6 +20,7 @@ export const commands: Record<string, () => Promise<{ command: Command }>> = {
   down: () => import("./commands/down.ts"),
   submit: () => import("./commands/submit.ts"),
   gui: () => import("./commands/gui.ts"),
+  workflows: () => import("./commands/workflows.ts"),
 };
 
 async function usage(): Promise<string> {

@@ -9,6 +9,8 @@ import {
   type TasksQuery,
   type WorkflowAnswer,
   type WorkflowQuery,
+  type WorkflowsAnswer,
+  type WorkflowsQuery,
 } from "../bus/queries.ts";
 import { requestJson } from "./request.ts";
 
@@ -46,5 +48,8 @@ export class Queries {
   }
   errors(q: ErrorsQuery): Promise<ErrorsAnswer> {
     return this.ask(QuerySubjects.errors, q);
+  }
+  workflows(q: WorkflowsQuery = {}): Promise<WorkflowsAnswer> {
+    return this.ask(QuerySubjects.workflows, q);
   }
 }

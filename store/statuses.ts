@@ -13,6 +13,16 @@ export const TASK_STATUSES = [
 ] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
+export const WORKFLOW_STATUSES = [
+  "REGISTERING",
+  "QUEUED",
+  "RUNNING",
+  "DONE",
+  "FAILED",
+  "HALTED",
+  "ABORTED",
+] as const;
+
 /** Tasks that hold a concurrency slot: from queued until their instance ends. */
 export const ACTIVE_TASK = ["QUEUED", "INSTANTIATING", "LAUNCHED", "RUNNING"] as const;
 

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
@@ -148,6 +148,21 @@ describe("drover CLI", { timeout: 300_000 }, () => {
     const errors = cli(["errors", String(out.id), "--json"]);
     assert.equal(errors.code, 0);
     assert.deepEqual(json(errors), { errors: [] });
+
+    // Listed among the user's DONE workflows, not among the FAILED ones.
+    const mine = cli(["workflows", "--user", userInfo().username, "--status", "done", "--json"]);
+    assert.equal(mine.code, 0, mine.stderr);
+    const listed = (json(mine).workflows as { id: number; total: number; counts: object }[]).find(
+      (w) => w.id === out.id,
+    );
+    assert.ok(listed, "the workflow is listed");
+    assert.equal(listed.total, 4);
+    assert.deepEqual(listed.counts, out.counts);
+    const failed = json(cli(["workflows", "--status", "FAILED", "--json"]));
+    assert.ok(!(failed.workflows as { id: number }[]).some((w) => w.id === out.id));
+    const table = cli(["workflows", "--name", "CLI TEST"]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, new RegExp(`^\\s+${out.id}\\s+cli test\\s+DONE\\s+4/4`, "m"));
   });
 
   test("an invalid spec file: exit 2, the problem named, JSON error, nothing submitted", () => {
@@ -240,6 +255,8 @@ ${extraTask}`;
       [["status", "999999", "--json"], /workflow 999999 does not exist/],
       [["task", "999999"], /task 999999 does not exist/],
       [["tasks", "1", "--status", "SLEEPING"], /unknown task status/],
+      [["workflows", "--status", "SLEEPING"], /unknown workflow status/],
+      [["workflows", "--limit", "0"], /--limit must be a whole number/],
       [["frobnicate"], /unknown command 'frobnicate'/],
       [["submit", join(home, "missing.yaml")], /missing\.yaml: no such file/],
       [["submit", spec, "--bogus"], /--bogus/],
@@ -367,6 +384,7 @@ tasks:
       "stop",
       "concurrency",
       "set-status",
+      "workflows",
       "up",
       "down",
       "migrate",

@@ -157,6 +157,23 @@ describe("query service", () => {
     assert.ok(!Number.isNaN(Date.parse(String(errors[0]!["time"]))));
   });
 
+  test("query.workflows: newest first, filtered by status (any case) and name", async () => {
+    const all = await ask(QuerySubjects.workflows, {});
+    const rows = all["workflows"] as { id: number; name: string; total: number; counts: object }[];
+    assert.equal(all["total"], 1);
+    assert.equal(rows[0]!.id, f.workflowId);
+    assert.equal(rows[0]!.total, 4);
+    assert.equal((rows[0]!.counts as Record<string, number>)["DONE"], 1);
+    const running = await ask(QuerySubjects.workflows, { status: "running", name: "BURDEN" });
+    assert.equal(running["total"], 1);
+    const done = await ask(QuerySubjects.workflows, { status: "DONE" });
+    assert.deepEqual(done, { total: 0, workflows: [] });
+    assert.match(
+      String((await ask(QuerySubjects.workflows, { status: "SLEEPING" }))["error"]),
+      /status/,
+    );
+  });
+
   test("unknown ids and bad requests are answered with an error naming the problem", async () => {
     assert.deepEqual(await ask(QuerySubjects.workflow, { workflow_id: 999999 }), {
       error: "workflow 999999 does not exist",

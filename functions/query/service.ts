@@ -1,7 +1,7 @@
 /**
  * query — read models for the CLI and other clients (bus/queries.ts has the contracts).
  *
- * Subscribes: query.workflow, query.tasks, query.task, query.errors — core NATS
+ * Subscribes: query.workflow, query.tasks, query.task, query.errors, query.workflows — core NATS
  *   request/reply in the queue group `query` (not JetStream: a lost request is retried
  *   by its caller, and nothing changes state).
  * Answers: the result, or `{ error }` naming the problem: an unknown id ("workflow 12
@@ -20,6 +20,7 @@ import {
 } from "../../bus/queries.ts";
 import { Subjects } from "../../bus/subjects.ts";
 import type { Logger } from "../../core/log.ts";
+import { listWorkflows } from "../../gui/api/workflows.ts";
 import { listTasks, taskDetail, workflowErrors, workflowExists, workflowSummary } from "./sql.ts";
 
 export interface QueryServiceDeps {
@@ -57,6 +58,24 @@ export async function answer(sql: Sql, subject: string, request: unknown): Promi
       const q = request as Parsed<typeof QuerySubjects.errors>;
       if (!(await workflowExists(sql, q.workflow_id))) return noWorkflow(q.workflow_id);
       return workflowErrors(sql, q.workflow_id, q.limit);
+    }
+    case QuerySubjects.workflows: {
+      // The same read model as the GUI's workflows page.
+      const q = request as Parsed<typeof QuerySubjects.workflows>;
+      const found = await listWorkflows(sql, { ...q, offset: 0 });
+      return {
+        total: found.total,
+        workflows: found.workflows.map((w) => ({
+          id: w.id,
+          name: w.name,
+          status: w.status,
+          user: w.user,
+          tool: w.tool,
+          total: w.total,
+          counts: w.counts,
+          created_at: w.created_at,
+        })),
+      };
     }
     default:
       return {

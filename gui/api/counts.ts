@@ -1,17 +1,7 @@
 // Status vocabularies and count shapes shared by the read models.
-import { TASK_STATUSES } from "../../store/statuses.ts";
+import { TASK_STATUSES, WORKFLOW_STATUSES } from "../../store/statuses.ts";
 
-export { TASK_STATUSES };
-
-export const WORKFLOW_STATUSES = [
-  "REGISTERING",
-  "QUEUED",
-  "RUNNING",
-  "DONE",
-  "FAILED",
-  "HALTED",
-  "ABORTED",
-] as const;
+export { TASK_STATUSES, WORKFLOW_STATUSES };
 
 /** Instance statuses that mean the attempt failed. */
 export const ERROR_INSTANCE = [
