@@ -36,7 +36,7 @@ import { resourceStats } from "./api/resources.ts";
 import { taskDetail } from "./api/task.ts";
 import { listTasks } from "./api/tasks.ts";
 import { workflowOverview } from "./api/workflow.ts";
-import { listWorkflows } from "./api/workflows.ts";
+import { listWorkflows, workflowUsers } from "./api/workflows.ts";
 import { EventRelay } from "./events.ts";
 import { HttpError, Params, pathId, readJson, sendJson } from "./http.ts";
 import { serveStatic } from "./static.ts";
@@ -103,16 +103,21 @@ export async function startGui(options: GuiOptions): Promise<RunningGui> {
     {
       method: "GET",
       path: /^\/api\/workflows$/,
-      handler: ({ params: p }) =>
-        listWorkflows(sql, {
-          user: p.text("user"),
-          name: p.text("name"),
-          status: p.oneOf("status", WORKFLOW_STATUSES),
-          from: p.date("from"),
-          to: p.date("to"),
-          limit: p.int("limit", 50, 1, 500),
-          offset: p.int("offset", 0, 0, 1e9),
-        }),
+      handler: async ({ params: p }) => {
+        const [list, users] = await Promise.all([
+          listWorkflows(sql, {
+            user: p.text("user"),
+            name: p.text("name"),
+            status: p.oneOf("status", WORKFLOW_STATUSES),
+            from: p.date("from"),
+            to: p.date("to"),
+            limit: p.int("limit", 50, 1, 500),
+            offset: p.int("offset", 0, 0, 1e9),
+          }),
+          workflowUsers(sql),
+        ]);
+        return { ...list, users };
+      },
     },
     {
       method: "GET",
