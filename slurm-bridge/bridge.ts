@@ -21,7 +21,7 @@ import type { Logger } from "../core/log.ts";
 import { Reporter } from "../worker/reporter.ts";
 import { adoptionScan } from "./adopt.ts";
 import { SlurmCommands } from "./commands.ts";
-import { type BridgeCore, type ReportedOutcome, reportingOf } from "./core.ts";
+import { type BridgeCore, type ReportedOutcome, reportingOf, type SubmitBackoff } from "./core.ts";
 import { handleKill } from "./kill.ts";
 import { handleLaunch } from "./launch.ts";
 import { queuesMessage, queuesMsgId, readPartitions } from "./partitions.ts";
@@ -97,7 +97,7 @@ export interface SlurmBridgeOptions {
   /** the node binary and the worker bundle the jobs run */
   node?: string;
   worker?: string;
-  submitBackoff?: { baseMs?: number; capMs?: number; maxUnknownAttempts?: number };
+  submitBackoff?: SubmitBackoff;
   /** test hook: runs after a part's job was submitted, before it is recorded */
   afterSubmit?(tag: string, jobId: string): Promise<void>;
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { LaunchBatch, LaunchInstance } from "../bus/schemas.ts";
 import type { Manifest } from "../worker/manifest.ts";
 import { CommandFailed, type SlurmCommands } from "./commands.ts";
+import { sleep } from "./core.ts";
 import { compactIndices, slurmTime } from "./sacct.ts";
 
 /**
@@ -252,17 +253,6 @@ export interface SubmitOptions {
    */
   lookup?(): Promise<string | undefined>;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done);
-  });
 
 /**
  * Submits one part: `sbatch --parsable --array=… script`; returns the job id. Transient
