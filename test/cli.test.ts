@@ -7,6 +7,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { processesWith } from "./helpers/processes.ts";
 
 const home = mkdtempSync(join(tmpdir(), "drover-cli-"));
 chmodSync(home, 0o755); // the private Postgres runs as the postgres user
@@ -61,11 +62,6 @@ const STATUSES = [
   "ADJUSTING_RESOURCES",
   "ERROR_FATAL",
 ];
-
-function processesWith(marker: string): number {
-  const r = spawnSync("pgrep", ["-f", marker], { encoding: "utf8" });
-  return r.stdout.split("\n").filter(Boolean).length;
-}
 
 /** Ids of the workflow's DONE tasks, as the CLI lists them. */
 function doneTaskIds(wf: string): number[] {

@@ -1,11 +1,11 @@
 // The commands against a running stack: stop kills and HALTs, resume finishes the rest
 // without rerunning DONE tasks, limits change while running, set-status both ways.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { CommandRefused, Commands } from "../../client/commands.ts";
 import { followWorkflow } from "../../client/follow.ts";
 import type { Submission } from "../../spec/submission.ts";
+import { processesWith } from "../../test/helpers/processes.ts";
 import { startTestStack, type TestStack } from "../../test/helpers/stack.ts";
 
 let stack: TestStack;
@@ -54,17 +54,6 @@ function sleepers(
       upstream: [],
     })),
   };
-}
-
-function processesWith(marker: string): number {
-  try {
-    return execFileSync("pgrep", ["-f", marker], { encoding: "utf8" })
-      .trim()
-      .split("\n")
-      .filter(Boolean).length;
-  } catch {
-    return 0;
-  }
 }
 
 async function counts(workflowId: number) {
