@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connectBus } from "../../bus/connect.ts";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { connectBus, type NatsConnection } from "../../bus/connect.ts";
 import { SharedStreams, streamNameFor } from "../../bus/subjects.ts";
 import { loadConfig } from "../../core/config.ts";
 import { createFunctions, services } from "../../functions/registry.ts";
@@ -88,27 +88,25 @@ describe("units started as systemd would", { timeout: 180_000 }, () => {
   let nats: TestNats;
   let db: FreshDatabase;
   let home: string;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
   before(async () => {
     [nats, db] = await Promise.all([startNats(), freshDatabase()]);
     home = mkdtempSync(join(tmpdir(), "drover-units-"));
+    nc = await connectBus(nats.url, "units-test");
+    jsm = await jetstreamManager(nc);
   });
   after(async () => {
+    await nc.close();
     await Promise.all([nats.stop(), db.drop()]);
     rmSync(home, { recursive: true, force: true });
   });
 
-  async function consumerExists(stream: string, name: string): Promise<boolean> {
-    const nc = await connectBus(nats.url, "units-test");
-    try {
-      const jsm = await jetstreamManager(nc);
-      return await jsm.consumers.info(stream, name).then(
-        () => true,
-        () => false,
-      );
-    } finally {
-      await nc.close();
-    }
-  }
+  const consumerExists = (stream: string, name: string): Promise<boolean> =>
+    jsm.consumers.info(stream, name).then(
+      () => true,
+      () => false,
+    );
 
   /** Runs the unit's ExecStart until `ready`, then SIGTERMs it: it must exit 0 in time. */
   async function runUnit(
