@@ -4,15 +4,15 @@ import { type FreshDatabase, freshDatabase } from "../test/helpers/db.ts";
 import { startNats, type TestNats, waitForFunctions } from "../test/helpers/nats.ts";
 
 /**
- * A private stack for a benchmark: its own nats-server and database, and Drover's
- * functions as separate processes (so their memory and CPU are theirs, not the bench's).
- */
-/**
  * Where the stack's processes write: the benchmark's stderr. Its stdout carries the one
  * JSON document of results, which their log lines must not break.
  */
 export const STDERR = 2;
 
+/**
+ * A private stack for a benchmark: its own nats-server and database, and Drover's
+ * functions as separate processes (so their memory and CPU are theirs, not the bench's).
+ */
 export interface BenchStack {
   nats: TestNats;
   db: FreshDatabase;

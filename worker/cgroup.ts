@@ -209,17 +209,15 @@ function reachedLimit(file: string): boolean {
  * if the controller still cannot be enabled it moves back and says why.
  */
 function delegateMemory(own: string): void {
-  const control = join(own, "cgroup.subtree_control");
-  const enabled = () => readFileSync(control, "utf8").split(/\s+/).includes("memory");
-  if (enabled()) return;
-  if (!readFileSync(join(own, "cgroup.controllers"), "utf8").split(/\s+/).includes("memory")) {
+  if (listsMemory(join(own, "cgroup.subtree_control"))) return;
+  if (!listsMemory(join(own, "cgroup.controllers"))) {
     throw new Error(`the memory controller is not delegated to ${own} (systemd: Delegate=memory)`);
   }
   const leaf = join(own, "runner");
   mkdirSync(leaf, { recursive: true });
   writeFileSync(join(leaf, "cgroup.procs"), String(process.pid));
   try {
-    writeFileSync(control, "+memory");
+    writeFileSync(join(own, "cgroup.subtree_control"), "+memory");
   } catch (err) {
     writeFileSync(join(own, "cgroup.procs"), String(process.pid));
     rmdirQuietly(leaf);
@@ -230,9 +228,12 @@ function delegateMemory(own: string): void {
 /** v2: children of `dir` get a memory controller only when `dir` delegates it. */
 function enableMemoryController(dir: string): void {
   const control = join(dir, "cgroup.subtree_control");
-  if (!readFileSync(control, "utf8").split(/\s+/).includes("memory")) {
-    writeFileSync(control, "+memory");
-  }
+  if (!listsMemory(control)) writeFileSync(control, "+memory");
+}
+
+/** Whether a v2 controller list (cgroup.controllers, cgroup.subtree_control) has memory. */
+function listsMemory(file: string): boolean {
+  return readFileSync(file, "utf8").split(/\s+/).includes("memory");
 }
 
 function rmdirQuietly(dir: string): boolean {

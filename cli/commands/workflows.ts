@@ -39,8 +39,9 @@ Example:
         2,
       );
     }
-    const limit = values.limit === undefined ? 50 : Number(values.limit);
-    if (!/^\d+$/.test(values.limit ?? "50") || limit < 1 || limit > 1000) {
+    const raw = values.limit ?? "50";
+    const limit = Number(raw);
+    if (!/^\d+$/.test(raw) || limit < 1 || limit > 1000) {
       throw new CliError(`--limit must be a whole number from 1 to 1000, not '${values.limit}'`, 2);
     }
     const answer = await withQueries(io, (q) =>
