@@ -90,7 +90,15 @@ Example:
     };
     const args = ["--import", "tsx", join(ROOT, "stack/main.ts")];
     if (values.foreground) {
-      const child = spawn(process.execPath, args, { env, stdio: "inherit", cwd: ROOT });
+      // Its own process group: Ctrl-C on the terminal reaches this process only, which
+      // passes it on once. Sharing the group, the stack would get it twice, and a second
+      // signal means "exit now" to it, cutting its clean stop short.
+      const child = spawn(process.execPath, args, {
+        env,
+        stdio: "inherit",
+        cwd: ROOT,
+        detached: true,
+      });
       const forward = (signal: NodeJS.Signals) => child.kill(signal);
       process.on("SIGINT", forward);
       process.on("SIGTERM", forward);
