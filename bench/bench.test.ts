@@ -28,6 +28,17 @@ test("bind, built with the client and as a spec file through drover submit", {
   }
 });
 
+test("python: the same workflow bound from the Python and the TypeScript client", {
+  timeout: 120_000,
+}, async () => {
+  const r = await bench("python", "--tasks", "2500", "--repeat", "1");
+  assert.equal(r.tasks, 2550);
+  const py = r.python as { seconds: number; build: number; bind: number };
+  const ts = r.typescript as { seconds: number };
+  assert.ok(py.build > 0 && py.bind > 0 && ts.seconds > 0);
+  assert.ok((r.ratio_python_to_typescript as number) > 0);
+});
+
 test("lifecycle and chain run their workflows to DONE", { timeout: 120_000 }, async () => {
   const lifecycle = await bench("lifecycle", "--tasks", "500");
   assert.equal(lifecycle.status, "DONE");

@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { connectBus } from "../bus/connect.ts";
 import { Tool } from "../client/index.ts";
 import { submitWorkflow } from "../client/submit.ts";
-import type { Submission } from "../spec/submission.ts";
+import type { Submission } from "../submission/submission.ts";
 import { type BenchStack, benchStack, peakRssMiB, seconds } from "./stack.ts";
 
 /**

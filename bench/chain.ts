@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import type { Submission } from "../spec/submission.ts";
+import type { Submission } from "../submission/submission.ts";
 import { runOnStack } from "./lifecycle.ts";
 import { percentile } from "./timeline.ts";
 

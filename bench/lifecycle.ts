@@ -1,19 +1,24 @@
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
-import { connectBus } from "../bus/connect.ts";
+import { Objm } from "@nats-io/obj";
+import { connectBus, connectionToken, type NatsConnection } from "../bus/connect.ts";
+import { openOwnBucket } from "../bus/objects.ts";
+import { personStreams } from "../bus/person-streams.ts";
 import { followWorkflow } from "../client/follow.ts";
 import { submitWorkflow } from "../client/submit.ts";
-import type { Submission } from "../spec/submission.ts";
+import type { Submission } from "../submission/submission.ts";
 import { benchStack, STDERR, seconds } from "./stack.ts";
 import { stepTimes } from "./timeline.ts";
 
 /**
- * `lifecycle --tasks N [--cluster dummy|local|sequential] [--memory MODE]`: N independent
- * tasks, from submit to DONE through every function (separate processes) and the local
- * bridge. Reports tasks/s overall and for the run alone (bound → DONE), and the time per
- * step. On `dummy` (the default) nothing runs; on `local` each task is a real `true`
- * process, held to its memory as `--memory` says (DROVER_LOCAL_MEMORY); `--memory
- * compare` runs it with cgroups and with sampling and gives their ratio.
+ * `lifecycle --tasks N [--cluster dummy|local|sequential] [--memory MODE] [--replicas
+ * 1,2,4]`: N independent tasks, from submit to DONE through every function (separate
+ * processes) and the local bridge. Reports tasks/s overall and for the run alone (bound →
+ * DONE), and the time per step. On `dummy` (the default) nothing runs; on `local` each
+ * task is a real `true` process, held to its memory as `--memory` says
+ * (DROVER_LOCAL_MEMORY); `--memory compare` runs it with cgroups and with sampling and
+ * gives their ratio. `--replicas` runs the workflow once per count, with that many
+ * processes each running every function, and gives each count's ratio to the first.
  */
 const CLUSTERS = ["dummy", "local", "sequential"] as const;
 const MEMORY_MODES = ["auto", "cgroup", "sampled", "compare"] as const;
@@ -46,21 +51,52 @@ export function independent(n: number, cluster = "dummy"): Submission {
   };
 }
 
+/** The user's DAG bucket exists (made by reap after the bridge's first heartbeat). */
+async function waitForBucket(nc: NatsConnection, auth: boolean): Promise<void> {
+  if (!auth) {
+    await new Promise((r) => setTimeout(r, 1000)); // the bridge's consumer
+    // Made before the clock starts, as on an authenticated NATS (where the service made
+    // it): a bind's time is the bind's.
+    await openOwnBucket(nc, personStreams(connectionToken(nc)).bucket);
+    return;
+  }
+  const bucket = personStreams(connectionToken(nc)).bucket;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await new Objm(nc).open(bucket);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 export async function runOnStack(
   sub: Submission,
   label: string,
   bridgeEnv: NodeJS.ProcessEnv = {},
+  options: { auth?: boolean; replicas?: number } = {},
 ) {
-  const stack = await benchStack();
+  const stack = await benchStack(options);
+  // On an authenticated NATS the bridge and the client are the user, not the functions.
+  const asUser = stack.userCredentials ? { DROVER_CREDENTIALS: stack.userCredentials } : {};
   try {
-    await stack.startFunctions([
-      "bind-dag",
-      "schedule",
-      "launch",
-      "heartbeat",
-      "complete",
-      "retry",
-    ]);
+    // Each replica a process of every function: their durable consumers are shared, so
+    // N processes split each function's messages N ways. Reap makes, on an
+    // authenticated NATS, the user's streams and bucket when it hears of their bridge.
+    for (let r = 0; r < (options.replicas ?? 1); r++) {
+      await stack.startFunctions([
+        "bind-dag",
+        "schedule",
+        "launch",
+        "heartbeat",
+        "complete",
+        "retry",
+        "reap",
+      ]);
+    }
     // The query service (progress) is core NATS, not a consumer: nothing to wait for.
     const query = spawn(process.execPath, ["--import", "tsx", "functions/main.ts", "query"], {
       env: stack.env,
@@ -69,15 +105,17 @@ export async function runOnStack(
     stack.processes.push(query);
     const bridge = spawn(
       process.execPath,
-      ["--import", "tsx", "bridges/local/main.ts", "--clusters", sub.workflow.default_cluster],
+      ["--import", "tsx", "local-bridge/main.ts", "--clusters", sub.workflow.default_cluster],
       {
-        env: { ...stack.env, ...bridgeEnv },
+        env: { ...stack.env, ...asUser, ...bridgeEnv },
         stdio: ["ignore", STDERR, STDERR],
       },
     );
     stack.processes.push(bridge);
-    const nc = await connectBus(stack.nats.url, `bench-${label}`);
-    await new Promise((r) => setTimeout(r, 1000)); // the bridge's consumer
+    const nc = await connectBus(stack.nats.url, `bench-${label}`, {
+      credentials: stack.userCredentials,
+    });
+    await waitForBucket(nc, stack.userCredentials !== undefined);
     const t0 = process.hrtime.bigint();
     const bound = await submitWorkflow(nc, sub);
     const bind = seconds(t0);
@@ -110,6 +148,7 @@ export async function run(argv: string[]) {
       tasks: { type: "string", default: "100000" },
       cluster: { type: "string", default: "dummy" },
       memory: { type: "string", default: "auto" },
+      replicas: { type: "string" },
     },
   });
   const n = Number(values.tasks);
@@ -120,6 +159,13 @@ export async function run(argv: string[]) {
   const memory = values.memory as (typeof MEMORY_MODES)[number];
   if (!MEMORY_MODES.includes(memory)) {
     throw new Error(`--memory must be one of ${MEMORY_MODES.join(", ")}`);
+  }
+  if (values.replicas !== undefined) {
+    const counts = values.replicas.split(",").map(Number);
+    if (counts.length === 0 || !counts.every((c) => Number.isInteger(c) && c >= 1)) {
+      throw new Error("--replicas must be a list of whole numbers ≥ 1, e.g. 1,2,4");
+    }
+    return scaling(n, cluster, memory === "compare" ? "auto" : memory, counts);
   }
   if (memory !== "compare") return once(n, cluster, memory);
   // Both in the same run, one after the other, so that their ratio means something.
@@ -141,10 +187,41 @@ export async function run(argv: string[]) {
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
-async function once(n: number, cluster: string, memory: string) {
-  const r = await runOnStack(independent(n, cluster), "lifecycle", {
-    DROVER_LOCAL_MEMORY: memory,
-  });
+/** The same workflow with each replica count in turn; ratios to the first count. */
+async function scaling(n: number, cluster: string, memory: string, counts: number[]) {
+  const runs = [];
+  for (const replicas of counts)
+    runs.push({ replicas, ...(await once(n, cluster, memory, replicas)) });
+  const base = runs[0]!;
+  return {
+    bench: "lifecycle",
+    tasks: n,
+    cluster,
+    runs: runs.map((r) => ({
+      replicas: r.replicas,
+      status: r.status,
+      seconds: r.seconds,
+      tasks_per_second: r.tasks_per_second,
+      ratio_to_first: {
+        bound_to_done: round(
+          r.tasks_per_second.bound_to_done / base.tasks_per_second.bound_to_done,
+        ),
+        submit_to_done: round(
+          r.tasks_per_second.submit_to_done / base.tasks_per_second.submit_to_done,
+        ),
+      },
+      steps: r.steps,
+    })),
+  };
+}
+
+async function once(n: number, cluster: string, memory: string, replicas = 1) {
+  const r = await runOnStack(
+    independent(n, cluster),
+    "lifecycle",
+    { DROVER_LOCAL_MEMORY: memory },
+    { replicas },
+  );
   try {
     return {
       bench: "lifecycle",

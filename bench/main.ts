@@ -7,6 +7,8 @@ const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<unkno
   lifecycle: () => import("./lifecycle.ts"),
   chain: () => import("./chain.ts"),
   gui: () => import("./gui.ts"),
+  python: () => import("./python.ts"),
+  auth: () => import("./auth.ts"),
 };
 
 const [name, ...argv] = process.argv.slice(2);

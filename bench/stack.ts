@@ -1,5 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { newCredentials, writeCredentials } from "../bus/credentials.ts";
+import { authorizationBlock, natsUserOf } from "../bus/nats-config.ts";
+import { localUserToken } from "../core/identity.ts";
 import { type FreshDatabase, freshDatabase } from "../test/helpers/db.ts";
 import { startNats, type TestNats, waitForFunctions } from "../test/helpers/nats.ts";
 
@@ -16,25 +21,38 @@ export const STDERR = 2;
 export interface BenchStack {
   nats: TestNats;
   db: FreshDatabase;
+  /** the functions' environment (with their credentials on an authenticated NATS) */
   env: NodeJS.ProcessEnv;
+  /** on an authenticated NATS: the user's credentials file (bridges, the client) */
+  userCredentials?: string;
   processes: ChildProcess[];
   startFunctions(names: string[]): Promise<ChildProcess>;
   stop(): Promise<void>;
 }
 
-export async function benchStack(): Promise<BenchStack> {
-  const [nats, db] = await Promise.all([startNats(), freshDatabase()]);
+/**
+ * `auth`: a NATS that authenticates every connection, as a site's does: the functions
+ * with theirs, the user (bridges, client) with theirs, each with its permissions.
+ */
+export async function benchStack(options: { auth?: boolean } = {}): Promise<BenchStack> {
+  const keys = options.auth ? benchCredentials() : undefined;
+  const [nats, db] = await Promise.all([
+    startNats(keys ? { config: keys.config } : {}),
+    freshDatabase(),
+  ]);
   const env = {
     ...process.env,
     DROVER_NATS_URL: nats.url,
     DROVER_DATABASE_URL: db.url,
     DROVER_LOG_LEVEL: process.env.DROVER_LOG_LEVEL ?? "warn",
+    ...(keys ? { DROVER_CREDENTIALS: keys.functions } : {}),
   };
   const processes: ChildProcess[] = [];
   return {
     nats,
     db,
     env,
+    ...(keys ? { userCredentials: keys.user } : {}),
     processes,
     async startFunctions(names) {
       // DROVER_BENCH_CPU_PROF=<dir>: the functions write a V8 CPU profile there on stop.
@@ -49,7 +67,7 @@ export async function benchStack(): Promise<BenchStack> {
         },
       );
       processes.push(child);
-      await waitForFunctions(nats.url, names);
+      await waitForFunctions(nats.url, names, 30_000, keys?.functions);
       return child;
     },
     async stop() {
@@ -59,6 +77,17 @@ export async function benchStack(): Promise<BenchStack> {
       await Promise.all([nats.stop(), db.drop()]);
     },
   };
+}
+
+/** Credentials for the functions and for the user, and the server's users block. */
+function benchCredentials(): { functions: string; user: string; config: string } {
+  const dir = mkdtempSync(join(tmpdir(), "drover-bench-keys-"));
+  const functions = newCredentials("drover-functions", "drover-functions", "function");
+  const user = newCredentials(userInfo().username, localUserToken(), "person");
+  const paths = { functions: join(dir, "functions.json"), user: join(dir, "user.json") };
+  writeCredentials(paths.functions, functions);
+  writeCredentials(paths.user, user);
+  return { ...paths, config: authorizationBlock([natsUserOf(functions), natsUserOf(user)]) };
 }
 
 async function stopGracefully(child: ChildProcess): Promise<void> {
@@ -75,8 +104,9 @@ export function peakRssMiB(pid: number | undefined): number | null {
   if (pid === undefined) return null;
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    // An exited process not yet reaped (a zombie) has a status without VmHWM.
     const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
-    return Math.round(kb / 1024);
+    return Number.isFinite(kb) ? Math.round(kb / 1024) : null;
   } catch {
     return null;
   }

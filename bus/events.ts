@@ -1,23 +1,19 @@
 import { z } from "zod";
-import { Subjects } from "./subjects.ts";
+import { event } from "./contract.ts";
+import type { Publisher } from "./publish.ts";
+import { SubmitReply } from "./submit.ts";
 
 /**
- * Live events (core NATS, best-effort: nobody must receive them, nothing is replayed).
- * Emitted after the change committed, for progress bars and the GUI; the database stays
- * the truth (query.* answers from it).
+ * Core NATS events (best-effort: nobody must receive them, nothing is replayed), in the
+ * style of bus/contracts.ts. Live events are emitted after the change committed, for
+ * progress bars and the GUI; the database stays the truth (query.* answers from it).
  *
  * - `evt.workflow.<workflow id>`: a workflow's status changed.
  * - `evt.tasks.<workflow id>`: tasks of that workflow moved to `status` (ids in chunks).
+ * - `wf.submit.reply.<submission id>`: bind-dag's answer to a submitter.
  *
  * Subscribe to `evt.*.<id>` for one workflow, `evt.>` for everything.
  */
-
-export const EventKinds = { workflow: "workflow", tasks: "tasks" } as const;
-
-export const workflowEventSubject = (workflowId: number) =>
-  `${Subjects.evt}.${EventKinds.workflow}.${workflowId}`;
-export const tasksEventSubject = (workflowId: number) =>
-  `${Subjects.evt}.${EventKinds.tasks}.${workflowId}`;
 
 const id = z.number().int().positive();
 
@@ -37,13 +33,39 @@ export const TasksEvent = z.object({
 export type WorkflowEvent = z.infer<typeof WorkflowEvent>;
 export type TasksEvent = z.infer<typeof TasksEvent>;
 
+export const Events = {
+  workflow: event({
+    subject: "evt.workflow.*",
+    schema: WorkflowEvent,
+    address: (m) => `evt.workflow.${m.workflow_id}`,
+  }),
+  tasks: event({
+    subject: "evt.tasks.*",
+    schema: TasksEvent,
+    address: (m) => `evt.tasks.${m.workflow_id}`,
+  }),
+  /**
+   * `wf.reply.<owner>.<submission>`: the answer to a submission, for its submitter alone
+   * (only they may subscribe under their token). Listen before publishing wf.submit: the
+   * answer is not kept for latecomers.
+   */
+  submitReply: event({
+    subject: "wf.reply.*.*",
+    schema: SubmitReply,
+    address: (_m, to: { owner: string; submission: string }) =>
+      `wf.reply.${to.owner}.${to.submission}`,
+  }),
+} as const;
+
+/** Every event of one workflow. */
+export const workflowEvents = (workflowId: number) => `evt.*.${workflowId}`;
+
 /** Task ids per tasks event: keeps each event well under NATS's 1 MB payload. */
 export const TASK_EVENT_CHUNK = 5000;
 
-export interface BusEvent {
-  subject: string;
-  data: WorkflowEvent | TasksEvent;
-}
+type BusEvent =
+  | { contract: typeof Events.workflow; data: WorkflowEvent }
+  | { contract: typeof Events.tasks; data: TasksEvent };
 
 /**
  * Events gathered while a transaction runs, emitted once it committed (`flush`). A
@@ -54,7 +76,7 @@ export class PendingEvents {
 
   workflow(workflowId: number, status: string): void {
     this.events.push({
-      subject: workflowEventSubject(workflowId),
+      contract: Events.workflow,
       data: { v: 1, workflow_id: workflowId, status },
     });
   }
@@ -70,7 +92,7 @@ export class PendingEvents {
     for (const [workflowId, ids] of byWorkflow) {
       for (let i = 0; i < ids.length; i += TASK_EVENT_CHUNK) {
         this.events.push({
-          subject: tasksEventSubject(workflowId),
+          contract: Events.tasks,
           data: {
             v: 1,
             workflow_id: workflowId,
@@ -83,10 +105,11 @@ export class PendingEvents {
   }
 
   /** Emits everything gathered; a failing emit (connection closing) never fails the caller. */
-  flush(emit: (subject: string, data: unknown) => void): void {
+  flush(emit: Publisher["emit"]): void {
     for (const e of this.events) {
       try {
-        emit(e.subject, e.data);
+        if (e.contract === Events.workflow) emit(Events.workflow, e.data as WorkflowEvent);
+        else emit(Events.tasks, e.data as TasksEvent);
       } catch {
         // best-effort by design
       }

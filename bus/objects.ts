@@ -6,12 +6,29 @@ import { type ObjectStore, Objm } from "@nats-io/obj";
  * Objects are streamed in and out in chunks; neither side holds the whole object.
  */
 
-export const Buckets = { dags: "drover-dags" } as const;
-
+/** Opens a bucket the service side made (bind-dag reads people's DAGs from theirs). */
 export async function openBucket(nc: NatsConnection, bucket: string): Promise<ObjectStore> {
+  return new Objm(nc).open(bucket);
+}
+
+/**
+ * Opens the bucket of a submitter's DAGs. It is made by the service side (a person may
+ * not make streams); on a NATS without permissions the submitter makes it.
+ */
+export async function openOwnBucket(nc: NatsConnection, bucket: string): Promise<ObjectStore> {
   const objm = new Objm(nc);
-  // create() binds to an existing bucket with the same name.
-  return objm.create(bucket, { description: "Drover payloads" });
+  try {
+    return await objm.open(bucket);
+  } catch (err) {
+    try {
+      return await objm.create(bucket, { description: "DAGs of one person" });
+    } catch {
+      throw new Error(
+        `the DAG bucket ${bucket} does not exist and cannot be made here (${(err as Error).message}): is the Drover stack running, and were you added to it (drover admin add)?`,
+        { cause: err },
+      );
+    }
+  }
 }
 
 export async function putObject(

@@ -1,36 +1,14 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { z } from "zod";
-import * as M from "./schemas.ts";
-import { Subjects, subjectMatches } from "./subjects.ts";
+import { connectionToken } from "./connect.ts";
+import type { EventContract, JetStreamContract, KeyArgs } from "./contract.ts";
 
 /**
- * Which schema a subject's messages follow. Publish and consume both validate against
- * this table, so a producer cannot emit what its consumer would dead-letter.
+ * Publishing by contract: the message is validated against its subject's schema (so a
+ * producer cannot emit what its consumer would dead-letter), its concrete subject and
+ * its message id come from the contract's rules, never from the caller.
  */
-const catalog: [pattern: string, schema: z.ZodType][] = [
-  [Subjects.bound, M.WfBound],
-  [Subjects.schedWake, M.SchedWake],
-  [Subjects.taskQueued, M.TaskQueued],
-  [`${Subjects.launch}.*`, M.LaunchBatch],
-  [Subjects.tiLaunched, M.TiLaunched],
-  [Subjects.tiRunning, M.TiRunning],
-  [Subjects.tiHeartbeat, M.TiHeartbeat],
-  [Subjects.tiDone, M.TiDone],
-  [Subjects.tiError, M.TiError],
-  [`${Subjects.ctl}.*.kill`, M.KillOrder],
-  [`${Subjects.bridgeHeartbeat}.*`, M.BridgeHeartbeat],
-  [`${Subjects.dlq}.*`, M.DeadLetter],
-];
-
-/** Registers the schema of a subject defined outside this module (e.g. `wf.submit`). */
-export function registerSchema(pattern: string, schema: z.ZodType): void {
-  if (!catalog.some(([p]) => p === pattern)) catalog.push([pattern, schema]);
-}
-
-export function schemaFor(subject: string): z.ZodType | undefined {
-  return catalog.find(([pattern]) => subjectMatches(pattern, subject))?.[1];
-}
 
 const encoder = new TextEncoder();
 
@@ -38,32 +16,96 @@ export class PublishValidationError extends Error {
   override name = "PublishValidationError";
 }
 
-export function encodeMessage(subject: string, data: unknown): Uint8Array {
-  const schema = schemaFor(subject);
-  if (!schema) throw new PublishValidationError(`no schema is registered for subject ${subject}`);
-  const parsed = schema.safeParse(data);
+export interface Encoded {
+  subject: string;
+  payload: Uint8Array;
+  msgID: string | undefined;
+}
+
+/** A message of `contract`, validated and addressed, ready for JetStream. */
+export function encode<S extends z.ZodType, K>(
+  contract: JetStreamContract<string, S, K>,
+  data: z.input<S>,
+  ...key: KeyArgs<K>
+): Encoded {
+  return encodeFor(undefined, contract, data, ...key);
+}
+
+/** The same, on a person's subject: the one `owner` (a user token) names. */
+export function encodeFor<S extends z.ZodType, K>(
+  owner: string | undefined,
+  contract: JetStreamContract<string, S, K>,
+  data: z.input<S>,
+  ...key: KeyArgs<K>
+): Encoded {
+  const parsed = contract.schema.safeParse(data);
   if (!parsed.success) {
     throw new PublishValidationError(
-      `refusing to publish an invalid ${subject}: ${parsed.error.message}`,
+      `refusing to publish an invalid ${contract.subject}: ${parsed.error.message}`,
     );
   }
-  return encoder.encode(JSON.stringify(parsed.data));
+  const message = parsed.data as z.output<S>;
+  const k = key[0] as K;
+  let subject: string;
+  try {
+    subject = contract.address ? contract.address(message, k, owner) : contract.subject;
+  } catch (err) {
+    throw new PublishValidationError((err as Error).message);
+  }
+  if (subject.includes("*") || subject.includes(">")) {
+    throw new PublishValidationError(`${contract.subject} needs an address rule`);
+  }
+  return {
+    subject,
+    payload: encoder.encode(JSON.stringify(message)),
+    msgID: contract.msgId?.(message, k),
+  };
 }
 
 export interface Publisher {
-  /** JetStream publish, validated; `msgID` makes a re-publish inside the dedupe window a no-op. */
-  publish(subject: string, data: unknown, options?: { msgID?: string }): Promise<void>;
-  /** Core NATS publish for events nobody must receive (live progress). */
-  emit(subject: string, data: unknown): void;
+  /**
+   * JetStream publish, validated; a re-publish inside the dedupe window is a no-op. On a
+   * person's subject, under the publisher's own token.
+   */
+  publish<S extends z.ZodType, K>(
+    contract: JetStreamContract<string, S, K>,
+    data: z.input<S>,
+    ...key: KeyArgs<K>
+  ): Promise<void>;
+  /** The same on a person's subject for `owner` (the service publishing for a person). */
+  publishFor<S extends z.ZodType, K>(
+    owner: string,
+    contract: JetStreamContract<string, S, K>,
+    data: z.input<S>,
+    ...key: KeyArgs<K>
+  ): Promise<void>;
+  /**
+   * Core NATS publish of an event nobody must receive. Not validated at run time: events
+   * are built by our own code from committed rows, typed by their contract, and emitting
+   * must stay cheap (task events carry thousands of ids).
+   */
+  emit<S extends z.ZodType, K>(
+    contract: EventContract<string, S, K>,
+    data: z.input<S>,
+    ...key: KeyArgs<K>
+  ): void;
 }
 
-export function createPublisher(nc: NatsConnection, js: JetStreamClient): Publisher {
+/** A publisher over a connection; `self` is the token it publishes under (its own). */
+export function createPublisher(
+  nc: NatsConnection,
+  js: JetStreamClient,
+  self: string = connectionToken(nc),
+): Publisher {
+  const publishFor: Publisher["publishFor"] = async (owner, contract, data, ...key) => {
+    const m = encodeFor(owner, contract, data, ...key);
+    await js.publish(m.subject, m.payload, m.msgID ? { msgID: m.msgID } : undefined);
+  };
   return {
-    async publish(subject, data, options) {
-      const payload = encodeMessage(subject, data);
-      await js.publish(subject, payload, options?.msgID ? { msgID: options.msgID } : undefined);
-    },
-    emit(subject, data) {
+    publish: (contract, data, ...key) => publishFor(self, contract, data, ...key),
+    publishFor,
+    emit(contract, data, ...key) {
+      const subject = contract.address(data as never, key[0] as never);
       nc.publish(subject, encoder.encode(JSON.stringify(data)));
     },
   };

@@ -2,19 +2,19 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import postgres from "postgres";
 import { z } from "zod";
 import { silentLogger } from "../core/log.ts";
 import { startNats, type TestNats } from "../test/helpers/nats.ts";
 import { connectBus, type NatsConnection } from "./connect.ts";
+import { defineConsumer } from "./consumer.ts";
+import { jetstream as contract } from "./contract.ts";
+import { Streams, streamNameFor } from "./contracts.ts";
 import { PermanentError } from "./errors.ts";
-import { registerSchema } from "./publish.ts";
-import { defineFunction, type RunningFunction, startFunction } from "./runtime.ts";
-import { SharedStreams, streamNameFor } from "./subjects.ts";
+import { type RunningFunction, startConsumer } from "./runtime.ts";
 
 const Msg = z.object({ v: z.literal(1), n: z.number() });
-// Nothing here touches the database: postgres.js connects on first query only.
-const sql = postgres("postgres://127.0.0.1:1/none");
+/** A test subject, declared as Drover's own are. */
+const subject = (s: string) => contract({ subject: s, schema: Msg });
 
 let nats: TestNats;
 let nc: NatsConnection;
@@ -32,14 +32,14 @@ async function deadLetters(
   fn: string,
 ): Promise<{ reason: string; subject: string; data: string }[]> {
   const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(SharedStreams.dlq.name);
+  const info = await jsm.streams.info(Streams.dlq.name);
   const letters = [];
   for (
     let seq = info.state.first_seq;
     seq <= info.state.last_seq && info.state.messages > 0;
     seq++
   ) {
-    const m = await jsm.streams.getMessage(SharedStreams.dlq.name, { seq }).catch(() => null);
+    const m = await jsm.streams.getMessage(Streams.dlq.name, { seq }).catch(() => null);
     if (m && m.subject === `dlq.${fn}`)
       letters.push(m.json<{ reason: string; subject: string; data: string }>());
   }
@@ -57,15 +57,14 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 10_000): Promi
 describe("consume runtime", () => {
   test("an invalid message is dead-lettered with its reason and the handler keeps serving", async () => {
     const seen: number[] = [];
-    registerSchema("t1.in", Msg);
-    const fn = defineFunction({
+    const fn = defineConsumer({
       name: "t1",
-      schemas: { "t1.in": Msg },
-      async handle(msg) {
+      contracts: [subject("t1.in")],
+      handle: async (msg) => {
         seen.push(msg.data.n);
       },
     });
-    const running = await startFunction(fn, { nc, sql, log: silentLogger });
+    const running = await startConsumer(fn, { nc, log: silentLogger });
     const js = jetstream(nc);
     await js.publish("t1.in", JSON.stringify({ v: 1, n: "not a number" }));
     await js.publish("t1.in", "{garbage");
@@ -84,14 +83,14 @@ describe("consume runtime", () => {
   });
 
   test("a PermanentError is dead-lettered with the handler's reason", async () => {
-    const fn = defineFunction({
+    const fn = defineConsumer({
       name: "t2",
-      schemas: { "t2.in": Msg },
-      async handle() {
+      contracts: [subject("t2.in")],
+      handle: async () => {
         throw new PermanentError("workflow 42 does not exist");
       },
     });
-    const running = await startFunction(fn, { nc, sql, log: silentLogger });
+    const running = await startConsumer(fn, { nc, log: silentLogger });
     await jetstream(nc).publish("t2.in", JSON.stringify({ v: 1, n: 1 }));
     await until(async () => (await deadLetters("t2")).length === 1);
     assert.equal((await deadLetters("t2"))[0]!.reason, "workflow 42 does not exist");
@@ -100,15 +99,15 @@ describe("consume runtime", () => {
 
   test("a transient failure is redelivered and then succeeds", async () => {
     const attempts: number[] = [];
-    const fn = defineFunction({
+    const fn = defineConsumer({
       name: "t3",
-      schemas: { "t3.in": Msg },
-      async handle(_msg, ctx) {
+      contracts: [subject("t3.in")],
+      handle: async (_msg, ctx) => {
         attempts.push(ctx.delivery);
         if (ctx.delivery < 3) throw new Error("database is restarting");
       },
     });
-    const running = await startFunction(fn, { nc, sql, log: silentLogger });
+    const running = await startConsumer(fn, { nc, log: silentLogger });
     await jetstream(nc).publish("t3.in", JSON.stringify({ v: 1, n: 1 }));
     await until(() => attempts.length === 3);
     await new Promise((r) => setTimeout(r, 300));
@@ -119,14 +118,14 @@ describe("consume runtime", () => {
 
   test("a message published twice with one message id is stored once", async () => {
     const seen: number[] = [];
-    const fn = defineFunction({
+    const fn = defineConsumer({
       name: "t4",
-      schemas: { "t4.in": Msg },
-      async handle(msg) {
+      contracts: [subject("t4.in")],
+      handle: async (msg) => {
         seen.push(msg.data.n);
       },
     });
-    const running = await startFunction(fn, { nc, sql, log: silentLogger });
+    const running = await startConsumer(fn, { nc, log: silentLogger });
     const js = jetstream(nc);
     const first = await js.publish("t4.in", JSON.stringify({ v: 1, n: 1 }), { msgID: "batch-1" });
     const second = await js.publish("t4.in", JSON.stringify({ v: 1, n: 1 }), { msgID: "batch-1" });
@@ -161,15 +160,15 @@ describe("consume runtime", () => {
     await exited;
     // The second replica shares the durable consumer and receives it after ack_wait.
     const seen: number[] = [];
-    const fn = defineFunction({
+    const fn = defineConsumer({
       name: "t5",
-      schemas: { "t5.in": Msg },
+      contracts: [subject("t5.in")],
       ackWaitMs: 1500,
-      async handle(msg) {
+      handle: async (msg) => {
         seen.push(msg.data.n);
       },
     });
-    const running: RunningFunction = await startFunction(fn, { nc, sql, log: silentLogger });
+    const running: RunningFunction = await startConsumer(fn, { nc, log: silentLogger });
     await until(() => seen.length === 1, 15_000);
     assert.deepEqual(seen, [99]);
     await running.stop();

@@ -1,215 +1,217 @@
-import { type JetStreamClient, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import {
+  type ConsumerInfo,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Sql } from "postgres";
-import { z } from "zod";
 import type { Logger } from "../core/log.ts";
-import { PermanentError, RetryLaterError } from "./errors.ts";
-import { createPublisher, type Publisher } from "./publish.ts";
-import { type ConsumerSpec, ensureConsumer, ensureSharedStreams } from "./streams.ts";
-import { dlqSubject, streamNameFor, subjectMatches } from "./subjects.ts";
+import type { ConsumerDefinition, Timer } from "./consumer.ts";
+import { type BusContext, busContext } from "./context.ts";
+import { Contracts } from "./contracts.ts";
+import { backoffMs, contractFor, DEFAULT_MAX_DELIVER, dispatch, type Outcome } from "./dispatch.ts";
+import {
+  consumerAckPending,
+  consumerPending,
+  type DeliveryOutcome,
+  deadLetters,
+  handlerDuration,
+  messagesFailed,
+  messagesHandled,
+  redeliveries,
+  timerDuration,
+  timerRuns,
+} from "./metrics.ts";
+import {
+  type ConsumerSpec,
+  ensureConsumer,
+  ensureSharedStreams,
+  type StreamOptions,
+} from "./streams.ts";
 
 /**
- * The consume runtime every function uses: validate → handle → ack after the handler
- * returned (it commits before returning). Invalid payloads and PermanentErrors are
- * dead-lettered with their reason and terminated; other errors are redelivered with a
- * backoff by delivery count, up to max_deliver, after which they are dead-lettered too.
- * `working()` keeps a long handler's message from being redelivered. stop() drains:
- * no new messages are taken, in-flight ones finish and are acked.
+ * The consume loop: takes messages from a durable consumer, has `dispatch` decide each
+ * one, and applies the outcome. Ack only after the handler returned (it commits before
+ * returning). A dead letter is published to `dlq.<consumer>` with its reason, then the
+ * message is plainly terminated (NATS 2.9 ignores a reason given to `term`). While a
+ * handler runs, `working()` keeps its message from being redelivered. stop() drains: no
+ * new messages are taken, in-flight ones finish and are settled.
  */
-
-export interface HandlerContext {
-  sql: Sql;
-  log: Logger;
-  nc: NatsConnection;
-  js: JetStreamClient;
-  publish: Publisher["publish"];
-  emit: Publisher["emit"];
-  /** tells NATS the message is still being worked on */
-  working(): void;
-  signal: AbortSignal;
-  /** 1 on the first delivery */
-  delivery: number;
-}
-
-export type TimerContext = Omit<HandlerContext, "working" | "delivery">;
-
-type Schemas = Record<string, z.ZodType>;
-export type Incoming<S extends Schemas> = {
-  [K in keyof S & string]: { subject: K; actualSubject: string; data: z.infer<S[K]> };
-}[keyof S & string];
-
-export interface FunctionDefinition<S extends Schemas = Schemas> {
-  name: string;
-  /** subjects consumed (keys, NATS patterns allowed) and the schema of each */
-  schemas: S;
-  handle(msg: Incoming<S>, ctx: HandlerContext): Promise<void>;
-  /** messages handled at once by one replica */
-  concurrency?: number;
-  ackWaitMs?: number;
-  maxDeliver?: number;
-  /** consume from a shared stream instead of the function's own (bridges) */
-  stream?: { name: string; subjects: readonly string[]; filterSubject: string };
-  /** periodic sweeps run by every replica (they must be safe to run concurrently) */
-  timers?: { name: string; everyMs: number; run(ctx: TimerContext): Promise<void> }[];
-}
-
-export function defineFunction<S extends Schemas>(
-  def: FunctionDefinition<S>,
-): FunctionDefinition<S> {
-  return def;
-}
 
 export interface RunningFunction {
   name: string;
   stop(): Promise<void>;
 }
 
-export interface RuntimeDeps {
+export interface ConsumerDeps {
   nc: NatsConnection;
-  /** absent in processes that must not reach the database (bridges) */
-  sql?: Sql;
   log: Logger;
+  /** copies of each stream on a clustered NATS (streams.ts); unset: left as they are */
+  streamReplicas?: number;
+  /** bytes each shared stream may hold (streams.ts); unset: the default cap for new ones */
+  streamMaxBytes?: number;
 }
-
-/** Stands in for `sql` where there is no database: any use is a programming error. */
-const noDatabase = new Proxy(() => {}, {
-  get() {
-    throw new Error("this process has no database connection");
-  },
-  apply() {
-    throw new Error("this process has no database connection");
-  },
-}) as unknown as Sql;
 
 const decoder = new TextDecoder();
 const MAX_DLQ_DATA = 64 * 1024;
 
-export function backoffMs(delivery: number): number {
-  const base = Math.min(30_000, 200 * 2 ** Math.max(0, delivery - 1));
-  return Math.round(base * (0.75 + Math.random() * 0.5));
+/**
+ * The stream and durable consumer a definition consumes from, as startConsumer
+ * provisions them. Deployment manifests (KEDA's lag trigger) and health checks name the
+ * same pair.
+ */
+export function consumerSpec(def: ConsumerDefinition<never, never>): ConsumerSpec {
+  return {
+    stream: def.stream.name,
+    subjects: def.stream.subjects,
+    durable: def.name,
+    ackWaitMs: def.ackWaitMs ?? 30_000,
+    maxDeliver: def.maxDeliver ?? DEFAULT_MAX_DELIVER,
+    maxAckPending: def.maxAckPending ?? Math.max(100, (def.concurrency ?? 1) * 4),
+    ...(def.filter ? { filterSubject: def.filter } : {}),
+  };
 }
 
-export async function startFunction<S extends Schemas>(
-  def: FunctionDefinition<S>,
-  deps: RuntimeDeps,
+/** Starts a consumer whose handler needs the bus context only (bridges, tests). */
+export function startConsumer(
+  def: ConsumerDefinition<never, BusContext>,
+  deps: ConsumerDeps,
+): Promise<RunningFunction>;
+/** Starts a consumer whose context is the bus context extended (functions add `sql`). */
+export function startConsumer<C extends BusContext>(
+  def: ConsumerDefinition<never, C>,
+  deps: ConsumerDeps,
+  extend: (bus: BusContext) => C,
+): Promise<RunningFunction>;
+export async function startConsumer<C extends BusContext>(
+  def: ConsumerDefinition<never, C>,
+  deps: ConsumerDeps,
+  extend?: (bus: BusContext) => C,
 ): Promise<RunningFunction> {
   const log = deps.log.child({ fn: def.name });
   const js = jetstream(deps.nc);
-  const jsm = await jetstreamManager(deps.nc);
-  const publisher = createPublisher(deps.nc, js);
-  const ackWaitMs = def.ackWaitMs ?? 30_000;
-  const maxDeliver = def.maxDeliver ?? 10;
+  const spec = consumerSpec(def as ConsumerDefinition<never, never>);
+  const { ackWaitMs } = spec;
   const concurrency = def.concurrency ?? 1;
-  const spec: ConsumerSpec = {
-    stream: def.stream?.name ?? streamNameFor(def.name),
-    subjects: def.stream?.subjects ?? Object.keys(def.schemas),
-    durable: def.name,
-    ackWaitMs,
-    maxDeliver,
-    maxAckPending: Math.max(100, concurrency * 4),
-    ...(def.stream ? { filterSubject: def.stream.filterSubject } : {}),
+  const streamOptions = {
+    ...(deps.streamReplicas ? { replicas: deps.streamReplicas } : {}),
+    ...(deps.streamMaxBytes ? { maxBytes: deps.streamMaxBytes } : {}),
   };
-  await ensureSharedStreams(jsm);
-  await ensureConsumer(jsm, spec);
+  const jsm = await whenJetStreamAnswers(log, async () => {
+    const manager = await jetstreamManager(deps.nc);
+    if (def.personal) {
+      // The streams it reports to and dead-letters into, where this connection may make
+      // them (else the service has): a bridge may start before any function did.
+      await ensureSharedStreams(manager, streamOptions).catch(() => {});
+      await ensurePersonalConsumer(manager, spec, log, streamOptions);
+    } else {
+      await ensureSharedStreams(manager, streamOptions);
+      await ensureConsumer(manager, spec, streamOptions);
+    }
+    return manager;
+  });
 
   const abort = new AbortController();
+  const bus = busContext(deps.nc, log, abort.signal);
+  const base = (extend ? extend(bus) : bus) as C;
   const inFlight = new Set<Promise<void>>();
-  const baseCtx = {
-    sql: deps.sql ?? noDatabase,
-    nc: deps.nc,
-    js,
-    publish: publisher.publish,
-    emit: publisher.emit,
-    signal: abort.signal,
-  };
 
-  async function deadLetter(m: JsMsg, reason: string, mlog: Logger): Promise<void> {
+  /** Counts the outcome under the contract's subject pattern (bus/metrics.ts). */
+  function measure(m: JsMsg, outcome: Outcome, startedAt: bigint): void {
+    const subject = contractFor(def, m.subject)?.subject ?? "unknown";
+    const labels = { consumer: def.name, subject };
+    const kind: DeliveryOutcome =
+      "ack" in outcome ? "ack" : "nak" in outcome ? "nak" : "dead_letter";
+    const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+    handlerDuration.observe({ ...labels, outcome: kind }, seconds);
+    if (kind === "ack") messagesHandled.inc(labels);
+    else if (kind === "nak") messagesFailed.inc(labels);
+    if (m.info.deliveryCount > 1) redeliveries.inc(labels);
+  }
+
+  async function settle(m: JsMsg, outcome: Outcome, mlog: Logger): Promise<void> {
+    if ("ack" in outcome) return m.ack();
+    if ("nak" in outcome) {
+      mlog.warn(
+        { err: outcome.error, delay: outcome.nak },
+        "handler failed, message will be redelivered",
+      );
+      return m.nak(outcome.nak);
+    }
     const raw = decoder.decode(m.data);
-    const letter = {
-      v: 1 as const,
-      function: def.name,
-      subject: m.subject,
-      reason,
-      data: raw.length > MAX_DLQ_DATA ? raw.slice(0, MAX_DLQ_DATA) : raw,
-      deliveries: m.info.deliveryCount,
-      at: new Date().toISOString(),
-    };
     try {
-      await publisher.publish(dlqSubject(def.name), letter, { msgID: `${spec.stream}-${m.seq}` });
+      await bus.publish(
+        Contracts.deadLetter,
+        {
+          v: 1,
+          function: def.name,
+          subject: m.subject,
+          reason: outcome.deadLetter,
+          data: raw.length > MAX_DLQ_DATA ? raw.slice(0, MAX_DLQ_DATA) : raw,
+          deliveries: m.info.deliveryCount,
+          at: new Date().toISOString(),
+        },
+        { stream: def.stream.name, seq: m.seq },
+      );
     } catch (err) {
+      if (def.personal) {
+        // A person's bridge may not publish dead letters on an authenticated NATS: the
+        // message is logged and dropped rather than retried for ever.
+        mlog.error({ err, reason: outcome.deadLetter, data: raw.slice(0, 2000) }, "dropped");
+        return m.term();
+      }
       // Not recorded: do not drop the message, try again later.
       mlog.error({ err }, "dead letter could not be published");
-      m.nak(backoffMs(m.info.deliveryCount));
-      return;
+      return m.nak(backoffMs(m.info.deliveryCount));
     }
-    mlog.warn({ reason }, "message dead-lettered");
+    mlog.warn({ reason: outcome.deadLetter }, "message dead-lettered");
+    deadLetters.inc({
+      consumer: def.name,
+      subject: contractFor(def, m.subject)?.subject ?? "unknown",
+    });
     m.term();
   }
 
-  async function process(m: JsMsg): Promise<void> {
+  async function handleOne(m: JsMsg): Promise<void> {
+    const startedAt = process.hrtime.bigint();
     const delivery = m.info.deliveryCount;
     const mlog = log.child({ subject: m.subject, seq: m.seq, delivery });
-    const key = Object.keys(def.schemas).find((pattern) => subjectMatches(pattern, m.subject));
-    let data: unknown;
-    try {
-      data = JSON.parse(decoder.decode(m.data));
-    } catch (err) {
-      return deadLetter(m, `payload is not JSON: ${(err as Error).message}`, mlog);
-    }
-    const schema = key === undefined ? undefined : def.schemas[key];
-    if (key === undefined || !schema)
-      return deadLetter(m, `no handler for subject ${m.subject}`, mlog);
-    const parsed = schema.safeParse(data);
-    if (!parsed.success) {
-      return deadLetter(m, `invalid ${key} message: ${z.prettifyError(parsed.error)}`, mlog);
-    }
     const keepAlive = setInterval(() => m.working(), Math.max(1000, ackWaitMs / 3));
+    let outcome: Outcome;
     try {
-      const incoming = { subject: key, actualSubject: m.subject, data: parsed.data } as Incoming<S>;
-      await def.handle(incoming, {
-        ...baseCtx,
-        log: mlog,
-        working: () => m.working(),
-        delivery,
-      });
-      m.ack();
-    } catch (err) {
-      if (err instanceof PermanentError) return deadLetter(m, err.message, mlog);
-      if (delivery >= maxDeliver) {
-        return deadLetter(
-          m,
-          `gave up after ${delivery} deliveries: ${(err as Error).message}`,
-          mlog,
-        );
-      }
-      const delay = err instanceof RetryLaterError ? err.delayMs : backoffMs(delivery);
-      mlog.warn({ err, delay }, "handler failed, message will be redelivered");
-      m.nak(delay);
+      outcome = await dispatch(
+        def,
+        { subject: m.subject, data: m.data, delivery },
+        { ...base, log: mlog, working: () => m.working() },
+      );
     } finally {
       clearInterval(keepAlive);
     }
+    measure(m, outcome, startedAt);
+    await settle(m, outcome, mlog);
   }
 
-  const consumer = await js.consumers.get(spec.stream, spec.durable);
+  const consumer = await js.consumers.get(def.stream.name, def.name);
   const messages = await consumer.consume({ max_messages: Math.max(8, concurrency * 2) });
   const loop = (async () => {
     for await (const m of messages) {
-      const p = process(m).catch((err) => log.error({ err }, "unexpected runtime failure"));
+      const p = handleOne(m).catch((err) => log.error({ err }, "unexpected runtime failure"));
       inFlight.add(p);
       p.finally(() => inFlight.delete(p));
       while (inFlight.size >= concurrency) await Promise.race(inFlight);
     }
   })();
 
-  const timers = (def.timers ?? []).map((timer) =>
-    runTimer(timer, { ...baseCtx, log }, abort.signal),
-  );
+  const timers = (def.timers ?? []).map((timer) => runTimer(timer, base, abort.signal, def.name));
+  const unmeasure = measureLag(jsm, spec);
 
-  log.info({ stream: spec.stream, concurrency }, "function started");
+  log.info({ stream: def.stream.name, concurrency }, "function started");
   return {
     name: def.name,
     async stop() {
       abort.abort();
+      unmeasure();
       messages.stop();
       await loop.catch(() => {});
       await Promise.allSettled([...inFlight, ...timers]);
@@ -218,10 +220,111 @@ export async function startFunction<S extends Schemas>(
   };
 }
 
-async function runTimer(
-  timer: { name: string; everyMs: number; run(ctx: TimerContext): Promise<void> },
-  ctx: TimerContext,
+/**
+ * A person's consumer: made here where this connection may (a NATS without
+ * permissions), else awaited until the service side has made it (the reap function
+ * does on the bridge's first heartbeat, launch before the first batch).
+ */
+async function ensurePersonalConsumer(
+  jsm: JetStreamManager,
+  spec: ConsumerSpec,
+  log: Logger,
+  options: StreamOptions,
+): Promise<void> {
+  try {
+    await ensureConsumer(jsm, spec, options);
+    return;
+  } catch (err) {
+    log.info(
+      { stream: spec.stream, consumer: spec.durable, reason: (err as Error).message },
+      "waiting for the service to make this consumer",
+    );
+  }
+  for (;;) {
+    try {
+      await jsm.consumers.info(spec.stream, spec.durable);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+/** How long start-up waits for JetStream to answer its provisioning (a startup probe's budget). */
+export const PROVISION_PATIENCE_MS = 5 * 60_000;
+
+/**
+ * JetStream that does not answer yet (a cluster electing its leaders, a server coming
+ * back, many replicas creating streams with copies at once) delays start-up instead of
+ * failing it: a process started with the rest of a site must come up without a restart.
+ * A refusal (a bad config, overlapping subjects) still fails at once.
+ */
+async function whenJetStreamAnswers<T>(log: Logger, provision: () => Promise<T>): Promise<T> {
+  const giveUpAt = Date.now() + PROVISION_PATIENCE_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await provision();
+    } catch (err) {
+      if (!isNotAnswering(err) || Date.now() > giveUpAt) throw err;
+      log.warn({ err, attempt }, "JetStream does not answer yet; provisioning again");
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+    }
+  }
+}
+
+function isNotAnswering(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; code?: unknown };
+  return (
+    e.name === "TimeoutError" ||
+    e.name === "NoRespondersError" ||
+    e.code === 503 ||
+    /timeout|no responders|jetstream not (enabled|available)|insufficient resources|no suitable peers|leader/i.test(
+      e.message ?? "",
+    )
+  );
+}
+
+/**
+ * Reports the consumer's lag at each scrape (num_pending, num_ack_pending: KEDA's lag is
+ * their sum), from one consumer-info request shared by both gauges. Returns the undo.
+ */
+function measureLag(jsm: JetStreamManager, spec: ConsumerSpec): () => void {
+  const labels = { stream: spec.stream, consumer: spec.durable };
+  let cached: { at: number; info: Promise<ConsumerInfo> } | undefined;
+  const info = () => {
+    if (!cached || Date.now() - cached.at > LAG_CACHE_MS) {
+      const asked = jsm.consumers.info(spec.stream, spec.durable);
+      asked.catch(() => {});
+      cached = { at: Date.now(), info: within(asked, LAG_TIMEOUT_MS) };
+    }
+    return cached.info;
+  };
+  const removers = [
+    consumerPending.add(async () => [{ labels, value: (await info()).num_pending }]),
+    consumerAckPending.add(async () => [{ labels, value: (await info()).num_ack_pending }]),
+  ];
+  return () => {
+    for (const remove of removers) remove();
+  };
+}
+
+/** A scrape asks NATS once per consumer, and gives up on it after this long. */
+const LAG_CACHE_MS = 1000;
+const LAG_TIMEOUT_MS = 2000;
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+async function runTimer<C extends BusContext>(
+  timer: Timer<C>,
+  ctx: C,
   signal: AbortSignal,
+  consumer: string,
 ): Promise<void> {
   const tlog = ctx.log.child({ timer: timer.name });
   while (!signal.aborted) {
@@ -240,10 +343,15 @@ async function runTimer(
       signal.addEventListener("abort", onAbort, { once: true });
     });
     if (signal.aborted) break;
+    const end = timerDuration.startTimer({ consumer, timer: timer.name });
     try {
       await timer.run({ ...ctx, log: tlog });
+      timerRuns.inc({ consumer, timer: timer.name, outcome: "ok" });
     } catch (err) {
+      timerRuns.inc({ consumer, timer: timer.name, outcome: "error" });
       tlog.error({ err }, "timer failed");
+    } finally {
+      end();
     }
   }
 }

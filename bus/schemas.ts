@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { LIMITS } from "../core/limits.ts";
 
 /**
- * One zod schema per message, shared by publishers and consumers. Every message carries
- * a version `v`; a consumer rejects versions it does not know into the dead letters.
- * These are public contracts (exported as JSON Schema by `bus/json-schema.ts`).
+ * One zod schema per message, shared by publishers and consumers; bus/contracts.ts binds
+ * each to its subject. Every message carries a version `v`; a consumer rejects versions
+ * it does not know into the dead letters. These are public contracts.
  */
 const v1 = z.literal(1);
 const id = z.number().int().positive();
@@ -19,10 +20,11 @@ export const SchedWake = z.object({ v: v1, workflow_id: id });
 
 export const TaskQueued = z.object({ v: v1, workflow_id: id, task_ids: ids });
 
+/** Bounded like the task columns they come from: cores smallint, bytes bigint, seconds int. */
 export const LaunchResources = z.object({
-  cores: z.number().int().positive(),
-  memory_bytes: z.number().int().positive(),
-  runtime_seconds: z.number().int().positive(),
+  cores: z.number().int().positive().max(LIMITS.cores),
+  memory_bytes: z.number().int().positive().max(LIMITS.bytes),
+  runtime_seconds: z.number().int().positive().max(LIMITS.int),
   project: z.string().nullable().optional(),
 });
 
@@ -36,6 +38,10 @@ export const LaunchInstance = z.object({
   attempt: z.number().int().positive(),
   name: z.string(),
   command: z.string(),
+  /** the task's own `env`, over the batch's */
+  env: z.record(z.string(), z.string()).optional(),
+  /** the task's own working folder, over the batch's */
+  working_dir: z.string().optional(),
 });
 
 /** `launch.<cluster>`: one batch of instances that share cluster, queue, resources, array. */
@@ -45,9 +51,19 @@ export const LaunchBatch = z.object({
   workflow_id: id,
   cluster: z.string(),
   queue: z.string(),
+  /** the tasks' template, for names a person can read (Slurm job names) */
+  template: z.string().max(255).optional(),
   resources: LaunchResources,
   /** seconds within which the bridge must report each instance again */
   heartbeat_seconds: z.number().positive(),
+  /**
+   * The environment of every command of the batch (SPEC.md §4): the submitter's as
+   * captured, the workflow's and the template's `env`. A bridge adds nothing of its own
+   * environment; absent (an older publisher), a command gets only a PATH.
+   */
+  env: z.record(z.string(), z.string()).optional(),
+  /** where its commands run; absent: the bridge user's home */
+  working_dir: z.string().optional(),
   instances: z.array(LaunchInstance).min(1),
 });
 
@@ -91,9 +107,11 @@ export const TiDone = z.object({
 /**
  * How an instance failed. `memory` and `runtime`: killed for exceeding that resource
  * (only that one is scaled on retry); `lost`: the node or bridge went away (retry
- * unchanged); `killed`: by our own order (stop / cold resume); `error`: the command failed.
+ * unchanged); `killed`: by our own order (stop / cold resume); `error`: the command failed;
+ * `unlaunchable`: its launch batch can never be sent (larger than a NATS message may be),
+ * so no retry can run it (ERROR_FATAL at once).
  */
-export const ErrorKind = z.enum(["error", "memory", "runtime", "lost", "killed"]);
+export const ErrorKind = z.enum(["error", "memory", "runtime", "lost", "killed", "unlaunchable"]);
 
 export const TiError = z.object({
   v: v1,

@@ -1,13 +1,16 @@
 import {
   AckPolicy,
   DeliverPolicy,
+  DiscardPolicy,
   type JetStreamManager,
   RetentionPolicy,
   StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
-import { FunctionSubjects, SharedStreams, streamNameFor } from "./subjects.ts";
+import { CAPS } from "../core/limits.ts";
+import type { StreamSpec } from "./contract.ts";
+import { allStreams } from "./contracts.ts";
 
 /**
  * Stream and consumer provisioning for NATS 2.9: one stream per consuming party holding
@@ -33,31 +36,61 @@ function isNotFound(err: unknown): boolean {
   return code === 10059 || code === 10014 || /not found/i.test(String((err as Error).message));
 }
 
+export interface StreamOptions {
+  /**
+   * Copies of each stream on a clustered NATS (its consumers follow). Unset: new streams
+   * get the server's default (1) and existing ones keep theirs, so a process that does
+   * not know the site's choice (a bridge) never undoes it.
+   */
+  replicas?: number;
+  /**
+   * Bytes each stream may hold. Unset: new streams get the default cap
+   * (core/limits.ts) and existing ones keep theirs, for the same reason as `replicas`.
+   */
+  maxBytes?: number;
+}
+
 export async function ensureStream(
   jsm: JetStreamManager,
   name: string,
   subjects: readonly string[],
-  options: { retention?: RetentionPolicy; maxAgeMs?: number } = {},
+  options: { retention?: RetentionPolicy; maxAgeMs?: number } & StreamOptions = {},
 ): Promise<void> {
+  const retention = options.retention ?? RetentionPolicy.Workqueue;
   const wanted: Partial<StreamConfig> & { name: string } = {
     name,
     subjects: [...subjects],
-    retention: options.retention ?? RetentionPolicy.Workqueue,
+    retention,
     storage: StorageType.File,
     max_age: options.maxAgeMs ? nanos(options.maxAgeMs) : 0,
     // Publishes carry deterministic ids: a re-publish inside this window is stored once.
     duplicate_window: nanos(120_000),
+    // A full work queue refuses new work (the publisher sees an error and retries
+    // later); dropping the oldest would lose work already accepted. Kept messages
+    // (dead letters) make room by dropping their oldest.
+    discard: retention === RetentionPolicy.Workqueue ? DiscardPolicy.New : DiscardPolicy.Old,
+    ...(options.replicas ? { num_replicas: options.replicas } : {}),
+    ...(options.maxBytes ? { max_bytes: options.maxBytes } : {}),
   };
   try {
     const info = await jsm.streams.info(name);
     const same =
       info.config.subjects.join(",") === wanted.subjects?.join(",") &&
-      info.config.max_age === wanted.max_age;
-    if (!same) await jsm.streams.update(name, { ...info.config, ...wanted });
+      info.config.max_age === wanted.max_age &&
+      info.config.discard === wanted.discard &&
+      // A stream of before the caps (unlimited) gets the default one.
+      info.config.max_bytes > 0 &&
+      (wanted.max_bytes === undefined || info.config.max_bytes === wanted.max_bytes) &&
+      (wanted.num_replicas === undefined || info.config.num_replicas === wanted.num_replicas);
+    if (!same) {
+      const maxBytes =
+        wanted.max_bytes ?? (info.config.max_bytes > 0 ? info.config.max_bytes : CAPS.streamBytes);
+      await jsm.streams.update(name, { ...info.config, ...wanted, max_bytes: maxBytes });
+    }
   } catch (err) {
     if (!isNotFound(err)) throw err;
     try {
-      await jsm.streams.add(wanted);
+      await jsm.streams.add({ max_bytes: CAPS.streamBytes, ...wanted });
     } catch (addErr) {
       // A replica starting at the same moment created it first.
       if (!/already in use|already exists/i.test(String((addErr as Error).message))) throw addErr;
@@ -65,8 +98,15 @@ export async function ensureStream(
   }
 }
 
-export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
-  await ensureStream(jsm, spec.stream, spec.subjects);
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  spec: ConsumerSpec,
+  options: StreamOptions & {
+    /** an existing consumer is left as it is (its owner may have tuned it) */
+    keepExisting?: boolean;
+  } = {},
+): Promise<void> {
+  await ensureStream(jsm, spec.stream, spec.subjects, options);
   const config = {
     durable_name: spec.durable,
     ack_policy: AckPolicy.Explicit,
@@ -78,6 +118,7 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec):
   };
   try {
     await jsm.consumers.info(spec.stream, spec.durable);
+    if (options.keepExisting) return;
     await jsm.consumers.update(spec.stream, spec.durable, config);
   } catch (err) {
     if (!isNotFound(err)) throw err;
@@ -89,16 +130,34 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec):
   }
 }
 
-/** Streams every installation has, whoever starts first creates them. */
-export async function ensureSharedStreams(jsm: JetStreamManager): Promise<void> {
-  for (const [fn, subjects] of Object.entries(FunctionSubjects)) {
-    await ensureStream(jsm, streamNameFor(fn), subjects);
+/**
+ * Streams of an earlier layout, when bridges shared one launch and one kill stream:
+ * their subjects (`launch.>`, `ctl.>`) would take the people's own. Removed; batches
+ * they held are sent again by the reaper (they are recorded unpublished).
+ */
+const FORMER_STREAMS = ["DROVER_LAUNCH", "DROVER_CTL"];
+
+/** Every stream of the contracts (bus/contracts.ts); whoever starts first creates them. */
+export async function ensureSharedStreams(
+  jsm: JetStreamManager,
+  options: StreamOptions = {},
+): Promise<void> {
+  for (const name of FORMER_STREAMS) {
+    await jsm.streams.delete(name).catch((err) => {
+      if (!isNotFound(err)) throw err;
+    });
   }
-  await ensureStream(jsm, SharedStreams.launch.name, SharedStreams.launch.subjects);
-  await ensureStream(jsm, SharedStreams.ctl.name, SharedStreams.ctl.subjects);
-  // Dead letters are kept for two weeks for inspection, not consumed as work.
-  await ensureStream(jsm, SharedStreams.dlq.name, SharedStreams.dlq.subjects, {
-    retention: RetentionPolicy.Limits,
-    maxAgeMs: 14 * 24 * 3600 * 1000,
+  for (const spec of allStreams()) await ensureStreamSpec(jsm, spec, options);
+}
+
+/** A stream as its contract declares it: work queue, or limits for what is kept. */
+export async function ensureStreamSpec(
+  jsm: JetStreamManager,
+  spec: StreamSpec,
+  options: StreamOptions = {},
+): Promise<void> {
+  await ensureStream(jsm, spec.name, spec.subjects, {
+    ...(spec.keepMs ? { retention: RetentionPolicy.Limits, maxAgeMs: spec.keepMs } : {}),
+    ...options,
   });
 }

@@ -1,7 +1,9 @@
 // What every `drover` command shares (SPEC.md §2): strict option parsing, `--help`/`-h`
 // with an example, exit 2 with a message naming the problem on bad usage or failure, and
 // with `--json` the failure as `{"error": "…"}` on stdout as well.
+
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { redactedMessage } from "../core/redact.ts";
 
 /** Where a command writes and what environment it reads (tests pass their own). */
 export interface Io {
@@ -39,10 +41,15 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode = 2,
-    options?: ErrorOptions,
+    options?: ErrorOptions & {
+      /** more fields of the `--json` error document, e.g. the workflow it is about */
+      details?: Record<string, unknown>;
+    },
   ) {
     super(message, options);
+    this.details = options?.details;
   }
+  readonly details: Record<string, unknown> | undefined;
 }
 
 type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
@@ -59,7 +66,10 @@ export interface CommandSpec<O extends OptionsConfig> {
   /** Full help text: synopsis, options, environment, and at least one example. */
   usage: string;
   options: O;
-  /** Names of the positional arguments, e.g. ["WF", "N"]; a trailing "?" marks optional. */
+  /**
+   * Names of the positional arguments, e.g. ["WF", "N"]; a trailing "?" marks optional,
+   * a trailing "..." a last one that takes any number (at least one).
+   */
   positionals?: string[];
   run(
     args: { values: Parsed<O>["values"]; positionals: string[]; json: boolean },
@@ -119,7 +129,7 @@ function parseCommandArgs<O extends OptionsConfig>(
   if (given.length < required.length) {
     throw new UsageError(`missing ${required.slice(given.length).join(" ")}`);
   }
-  if (given.length > names.length) {
+  if (given.length > names.length && !names.at(-1)?.endsWith("...")) {
     throw new UsageError(`unexpected argument '${given[names.length]}'`);
   }
   return parsed;
@@ -128,10 +138,11 @@ function parseCommandArgs<O extends OptionsConfig>(
 /** Report a failure (stderr; stdout too with --json) and return its exit code.
  * `command` is "" for errors before a command is chosen. */
 export function reportError(io: Io, command: string, err: unknown, json: boolean): number {
-  const message = err instanceof Error ? err.message : String(err);
+  // Whatever failed may quote a URL with its password (a connection error): never print it.
+  const message = redactedMessage(err);
   const who = command ? `drover ${command}` : "drover";
   const hint = err instanceof UsageError ? ` (see '${who} --help')` : "";
   io.stderr(`${who}: ${message}${hint}\n`);
-  if (json) writeJson(io, { error: message });
+  if (json) writeJson(io, { error: message, ...(err instanceof CliError ? err.details : {}) });
   return err instanceof CliError ? err.exitCode : 2;
 }

@@ -1,4 +1,6 @@
 // drover: dispatch argv[0] to a command from the registry below.
+
+import { didYouMean } from "../core/suggest.ts";
 import { type Command, type Io, processIo, reportError, UsageError } from "./args.ts";
 
 /**
@@ -11,6 +13,7 @@ export const commands: Record<string, () => Promise<{ command: Command }>> = {
   status: () => import("./commands/status.ts"),
   tasks: () => import("./commands/tasks.ts"),
   task: () => import("./commands/task.ts"),
+  logs: () => import("./commands/logs.ts"),
   errors: () => import("./commands/errors.ts"),
   stop: () => import("./commands/stop.ts"),
   resume: () => import("./commands/resume.ts"),
@@ -21,6 +24,15 @@ export const commands: Record<string, () => Promise<{ command: Command }>> = {
   submit: () => import("./commands/submit.ts"),
   gui: () => import("./commands/gui.ts"),
   workflows: () => import("./commands/workflows.ts"),
+  "task-attributes": () => import("./commands/task-attributes.ts"),
+  reset: () => import("./commands/reset.ts"),
+  dependencies: () => import("./commands/dependencies.ts"),
+  resources: () => import("./commands/resources.ts"),
+  release: () => import("./commands/release.ts"),
+  wait: () => import("./commands/wait.ts"),
+  admin: () => import("./commands/admin.ts"),
+  bridge: () => import("./commands/bridge.ts"),
+  supervisor: () => import("./commands/supervisor.ts"),
 };
 
 async function usage(): Promise<string> {
@@ -55,11 +67,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
   const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!load) {
-    const known = Object.keys(commands).sort().join(", ");
+    const known = Object.keys(commands).sort();
     return reportError(
       io,
       "",
-      new UsageError(`unknown command '${name}' (commands: ${known})`),
+      new UsageError(`unknown command '${name}'${didYouMean(name, known, known.length)}`),
       json,
     );
   }

@@ -1,6 +1,6 @@
 // Text and JSON shapes the commands print (SPEC.md §2).
 import type { WorkflowAnswer } from "../bus/queries.ts";
-import { TASK_STATUSES } from "../store/statuses.ts";
+import { TASK_STATUSES } from "../core/statuses.ts";
 
 export { TASK_STATUSES };
 
@@ -25,4 +25,15 @@ export function progressLine(view: WorkflowAnswer): string {
   const c = view.counts;
   const active = (c.QUEUED ?? 0) + (c.INSTANTIATING ?? 0) + (c.LAUNCHED ?? 0);
   return `workflow ${view.id} ${view.status}: ${c.DONE ?? 0}/${view.total} done, ${c.RUNNING ?? 0} running, ${active} queued, ${c.ERROR_FATAL ?? 0} failed`;
+}
+
+/** Rows under headers, columns as wide as their widest cell; `right`: right-aligned columns. */
+export function table(headers: string[], rows: string[][], right: number[] = []): string[] {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (right.includes(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  return [line(headers), ...rows.map(line)];
 }

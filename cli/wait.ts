@@ -34,6 +34,15 @@ export async function waitAndReport(
   });
   if (io.isTTY) io.stderr("\n");
   if (json) writeJson(io, statusJson(final));
-  else io.stdout(renderStatus(final));
+  else io.stdout(renderStatus(final) + nextStep(final));
   return exitCodeFor(final.status);
+}
+
+/** What to do after a workflow that did not finish: where to look, how to go on. */
+export function nextStep(view: Pick<WorkflowAnswer, "id" | "status">): string {
+  if (view.status === "FAILED")
+    return `next: 'drover errors ${view.id}' shows what failed; once it is fixed, 'drover resume ${view.id}' runs the tasks not DONE\n`;
+  if (view.status === "HALTED")
+    return `next: 'drover resume ${view.id}' runs the tasks not DONE ('drover errors ${view.id}' shows failures)\n`;
+  return "";
 }

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { loadSpecFile } from "../spec/load.ts";
+import { loadSpecFile } from "../submission/load.ts";
 import { SpecError, type Task, Tool } from "./index.ts";
 
 const example = () =>
-  loadSpecFile(fileURLToPath(new URL("../spec/testdata/burden.yaml", import.meta.url)));
+  loadSpecFile(fileURLToPath(new URL("../submission/testdata/burden.yaml", import.meta.url)));
 
 /** The SPEC.md §1 example, built with the client. */
 function burden(explicit: boolean) {
@@ -201,6 +201,16 @@ describe("mistakes are reported where they are made", () => {
       () => prep.createTasks({ foreach: { location: [1] }, args: { location: 2, year: 1 } }),
       /arg "location" is in both args and foreach/,
     );
+  });
+
+  test("createTasks without foreach: a clear error, not a TypeError", () => {
+    const untyped = prep as unknown as { createTasks(o?: unknown): unknown };
+    for (const options of [{ args: { location: 1, year: 2 } }, undefined, { foreach: [1, 2] }]) {
+      throwsSpec(
+        () => untyped.createTasks(options),
+        /tasks of template "prep": createTasks needs foreach.*createTask\(\{ args \}\)/,
+      );
+    }
   });
 
   test("bad values, units and names", () => {

@@ -1,7 +1,8 @@
 import type { NatsConnection } from "@nats-io/nats-core";
+import { workflowEvents } from "../bus/events.ts";
 import type { WorkflowAnswer } from "../bus/queries.ts";
-import { Subjects } from "../bus/subjects.ts";
 import { Queries } from "./query.ts";
+import { ServiceUnavailable } from "./request.ts";
 
 /** Workflow statuses after which nothing runs any more. */
 export const FINAL_WORKFLOW_STATUSES = new Set(["DONE", "FAILED", "HALTED", "ABORTED"]);
@@ -29,7 +30,7 @@ export async function followWorkflow(
   options: FollowOptions = {},
 ): Promise<WorkflowAnswer> {
   const queries = new Queries(nc);
-  const events = nc.subscribe(`${Subjects.evt}.*.${workflowId}`);
+  const events = nc.subscribe(workflowEvents(workflowId));
   const state: { pending: boolean; wake: (() => void) | null } = { pending: false, wake: null };
   (async () => {
     for await (const _ of events) {
@@ -72,17 +73,20 @@ export async function followWorkflow(
 }
 
 /**
- * The query service may be restarting (a stack restart, a rolling deploy): keep asking
- * for up to 30 s before giving up; the workflow runs on without us meanwhile.
+ * The query service may be restarting (a stack restart, a rolling deploy), or its
+ * database (a Postgres restart, a failover): keep asking for up to two minutes before
+ * giving up; the workflow runs on without us meanwhile.
  */
 async function askPatiently<T>(ask: () => Promise<T>): Promise<T> {
-  const giveUpAt = Date.now() + 30_000;
+  const giveUpAt = Date.now() + 120_000;
   for (;;) {
     try {
       return await ask();
     } catch (err) {
-      if (!/no Drover query service|timeout/i.test((err as Error).message) || Date.now() > giveUpAt)
-        throw err;
+      const passing =
+        err instanceof ServiceUnavailable ||
+        /no Drover query service|timeout/i.test((err as Error).message);
+      if (!passing || Date.now() > giveUpAt) throw err;
       await new Promise((r) => setTimeout(r, 500));
     }
   }

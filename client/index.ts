@@ -10,9 +10,9 @@
 import "./run.ts";
 
 export type { WorkflowAnswer } from "../bus/queries.ts";
-export { SpecError } from "../spec/errors.ts";
-export type { Catalog } from "../spec/resolve.ts";
-export type { Submission } from "../spec/submission.ts";
+export { SpecError } from "../submission/errors.ts";
+export type { Catalog } from "../submission/resolve.ts";
+export type { Submission } from "../submission/submission.ts";
 export { FINAL_WORKFLOW_STATUSES, followWorkflow } from "./follow.ts";
 export {
   type ResourceScalesOptions,
@@ -27,6 +27,7 @@ export {
   WorkflowOptionsSchema,
 } from "./options.ts";
 export { Queries, QueryFailed } from "./query.ts";
+export { ServiceUnavailable } from "./request.ts";
 export type { RunOptions, RunResult } from "./run.ts";
 export { type BoundWorkflow, SubmitRejected, submitWorkflow } from "./submit.ts";
 export { Task, type TaskSettings, type Upstream, type UpstreamMatch } from "./task.ts";

@@ -3,12 +3,16 @@
  * They mirror the spec-file format of SPEC.md §1 field for field.
  */
 import { z } from "zod";
-import { wholeNumber } from "../spec/file-schema.ts";
-import { LIMITS } from "../spec/limits.ts";
+import { LIMITS } from "../core/limits.ts";
+import { wholeNumber } from "../submission/file-schema.ts";
 
 const Scalar = z.union([z.string(), z.number(), z.boolean()]);
 const Amount = z.union([z.string(), z.number()]);
 const Scale = z.union([z.number().positive(), z.array(Amount).min(1)]);
+/** Where commands run: absolute, or relative to this process's folder. */
+const WorkingDir = z.string().min(1);
+/** Variables for the commands, over the submitter's environment (SPEC.md §4). */
+const Env = z.record(z.string(), Scalar);
 
 export const ResourcesOptionsSchema = z.strictObject({
   cores: wholeNumber(1, LIMITS.cores).optional(),
@@ -42,7 +46,11 @@ export const TemplateOptionsSchema = z.strictObject({
   resources: ResourcesOptionsSchema.optional(),
   resourceScales: ResourceScalesOptionsSchema.optional(),
   fallbackQueues: z.array(z.string().min(1)).optional(),
+  /** For its tasks that set none; default: the workflow's defaultMaxAttempts. */
+  maxAttempts: wholeNumber(1, LIMITS.attempts).optional(),
   maxConcurrentlyRunning: wholeNumber(0).optional(),
+  workingDir: WorkingDir.optional(),
+  env: Env.optional(),
 });
 export type TemplateOptions = z.infer<typeof TemplateOptionsSchema>;
 
@@ -52,6 +60,12 @@ export const TaskCommonOptionsSchema = z.strictObject({
   resources: ResourcesOptionsSchema.optional(),
   cluster: z.string().min(1).optional(),
   attributes: z.record(z.string(), Scalar).optional(),
+  /** Overrides the template's, resource by resource. */
+  resourceScales: ResourceScalesOptionsSchema.optional(),
+  /** Replaces the template's list. */
+  fallbackQueues: z.array(z.string().min(1)).optional(),
+  workingDir: WorkingDir.optional(),
+  env: Env.optional(),
 });
 export type TaskCommonOptions = z.infer<typeof TaskCommonOptionsSchema>;
 
@@ -67,5 +81,8 @@ export const WorkflowOptionsSchema = z.strictObject({
   failFast: z.boolean().optional(),
   attributes: z.record(z.string(), Scalar).optional(),
   timeoutSeconds: wholeNumber(1).optional(),
+  /** Default: the folder the workflow is run from. */
+  workingDir: WorkingDir.optional(),
+  env: Env.optional(),
 });
 export type WorkflowOptions = z.infer<typeof WorkflowOptionsSchema>;

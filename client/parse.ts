@@ -1,6 +1,6 @@
 import type { z } from "zod";
-import { SpecError } from "../spec/errors.ts";
-import { issueProblems } from "../spec/file-schema.ts";
+import { SpecError } from "../submission/errors.ts";
+import { issueProblems } from "../submission/file-schema.ts";
 
 /** Parses options with their schema; a mistake becomes a SpecError naming `label`. */
 export function parseOptions<S extends z.ZodType>(

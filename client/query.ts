@@ -1,8 +1,18 @@
 import type { NatsConnection } from "@nats-io/nats-core";
+import { connectionToken } from "../bus/connect.ts";
+import { fillToken } from "../bus/contract.ts";
 import {
+  type DependenciesAnswer,
+  type DependenciesQuery,
+  type EnvironmentAnswer,
+  type EnvironmentQuery,
   type ErrorsAnswer,
   type ErrorsQuery,
-  QuerySubjects,
+  type LogsAnswer,
+  type LogsQuery,
+  QueryService,
+  type ResourcesAnswer,
+  type ResourcesQuery,
   type TaskAnswer,
   type TaskQuery,
   type TasksAnswer,
@@ -26,11 +36,13 @@ export class QueryFailed extends Error {
 export class Queries {
   constructor(
     private readonly nc: NatsConnection,
+    /** who asks: the connection's own token (the GUI names the person it acts for) */
+    private readonly caller = connectionToken(nc),
     private readonly timeoutMs = 10_000,
   ) {}
 
   private ask<T>(subject: string, body: unknown): Promise<T> {
-    return requestJson<T>(this.nc, subject, body, {
+    return requestJson<T>(this.nc, fillToken(subject, this.caller), body, {
       timeoutMs: this.timeoutMs,
       service: "query",
       refused: (message) => new QueryFailed(message),
@@ -38,18 +50,30 @@ export class Queries {
   }
 
   workflow(q: WorkflowQuery): Promise<WorkflowAnswer> {
-    return this.ask(QuerySubjects.workflow, q);
+    return this.ask(QueryService.endpoints.workflow.subject, q);
   }
   tasks(q: TasksQuery): Promise<TasksAnswer> {
-    return this.ask(QuerySubjects.tasks, q);
+    return this.ask(QueryService.endpoints.tasks.subject, q);
   }
   task(q: TaskQuery): Promise<TaskAnswer> {
-    return this.ask(QuerySubjects.task, q);
+    return this.ask(QueryService.endpoints.task.subject, q);
   }
   errors(q: ErrorsQuery): Promise<ErrorsAnswer> {
-    return this.ask(QuerySubjects.errors, q);
+    return this.ask(QueryService.endpoints.errors.subject, q);
   }
   workflows(q: WorkflowsQuery = {}): Promise<WorkflowsAnswer> {
-    return this.ask(QuerySubjects.workflows, q);
+    return this.ask(QueryService.endpoints.workflows.subject, q);
+  }
+  dependencies(q: DependenciesQuery): Promise<DependenciesAnswer> {
+    return this.ask(QueryService.endpoints.dependencies.subject, q);
+  }
+  resources(q: ResourcesQuery): Promise<ResourcesAnswer> {
+    return this.ask(QueryService.endpoints.resources.subject, q);
+  }
+  logs(q: LogsQuery): Promise<LogsAnswer> {
+    return this.ask(QueryService.endpoints.logs.subject, q);
+  }
+  environment(q: EnvironmentQuery): Promise<EnvironmentAnswer> {
+    return this.ask(QueryService.endpoints.environment.subject, q);
   }
 }

@@ -1,6 +1,14 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 
 /**
+ * The service failed on its side (its database away, say): the same request may succeed
+ * when asked again. Also what a timeout is.
+ */
+export class ServiceUnavailable extends Error {
+  override name = "ServiceUnavailable";
+}
+
+/**
  * A JSON request to a Drover service over core NATS. No responder means no stack is
  * running there: said as such. `refused` builds the error for an `{ error }` answer.
  */
@@ -22,9 +30,10 @@ export async function requestJson<T>(
       { cause: err },
     );
   }
-  const answer = reply.json<T | { error: string }>();
+  const answer = reply.json<T | { error: string; retry?: boolean }>();
   if (answer && typeof answer === "object" && "error" in answer) {
-    throw options.refused((answer as { error: string }).error);
+    const { error, retry } = answer as { error: string; retry?: boolean };
+    throw retry === true ? new ServiceUnavailable(error) : options.refused(error);
   }
   return answer as T;
 }

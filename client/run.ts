@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connectBus } from "../bus/connect.ts";
 import type { TaskCounts, WorkflowAnswer } from "../bus/queries.ts";
+import { ownCredentials } from "./credentials.ts";
 import { followWorkflow } from "./follow.ts";
 import { Queries } from "./query.ts";
 import { submitWorkflow } from "./submit.ts";
@@ -17,6 +18,8 @@ export interface RunOptions {
   resume?: boolean;
   /** with resume: kill and rerun tasks that are still running (cold resume) */
   resetRunning?: boolean;
+  /** with resume: keep resources as of the last attempt, even after a memory or time kill */
+  keepResources?: boolean;
   /** called with each fresh view while the workflow runs */
   onProgress?: (view: WorkflowAnswer) => void;
 }
@@ -26,6 +29,8 @@ export interface RunResult {
   status: string;
   /** "new", "resumed", or "existing" (already DONE: nothing ran) */
   outcome: "new" | "resumed" | "existing";
+  /** resumed: tasks whose command changed with the new op args (see SubmitReply) */
+  changedCommands: number[];
   total: number;
   counts: TaskCounts;
   doneTaskIds: number[];
@@ -54,12 +59,13 @@ Workflow.prototype.run = async function run(this: Workflow, options: RunOptions 
       : await connectBus(
           options.nats ?? process.env.DROVER_NATS_URL ?? "nats://127.0.0.1:4222",
           "drover-client",
-          { reconnect: true },
+          { reconnect: true, credentials: process.env.DROVER_CREDENTIALS || ownCredentials() },
         );
   try {
     const bound = await submitWorkflow(nc, submission, {
       resume: options.resume ?? false,
       resetRunning: options.resetRunning ?? false,
+      keepResources: options.keepResources ?? false,
     });
     const view = await followWorkflow(nc, bound.workflow_id, {
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -69,6 +75,7 @@ Workflow.prototype.run = async function run(this: Workflow, options: RunOptions 
       workflowId: bound.workflow_id,
       status: view.status,
       outcome: bound.outcome,
+      changedCommands: bound.changed_commands ?? [],
       total: view.total,
       counts: view.counts,
       doneTaskIds: await taskIds(queries, bound.workflow_id, "DONE"),

@@ -1,17 +1,22 @@
 import { randomBytes } from "node:crypto";
 import { hostname, userInfo } from "node:os";
+import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { Buckets, openBucket, putObject } from "../bus/objects.ts";
-import { encodeMessage } from "../bus/publish.ts";
-import { Subjects, submitReplySubject } from "../bus/subjects.ts";
+import { connectionToken } from "../bus/connect.ts";
+import { Contracts } from "../bus/contracts.ts";
+import { Events } from "../bus/events.ts";
+import { openOwnBucket, putObject } from "../bus/objects.ts";
+import { personStreams } from "../bus/person-streams.ts";
+import { encodeFor } from "../bus/publish.ts";
 import { SubmitReply, type WfSubmitInput } from "../bus/submit.ts";
-import { RowBuffer } from "../db/copy.ts";
-import { dagCounts, dagLines } from "../spec/dag.ts";
-import type { Submission } from "../spec/submission.ts";
-import { validateSubmission } from "../spec/validate.ts";
+import { RowBuffer } from "../core/row-buffer.ts";
+import { capturedEnvironmentProblem, captureEnvironment } from "../core/task-env.ts";
+import { dagCounts, dagLines } from "../submission/dag.ts";
+import type { Submission } from "../submission/submission.ts";
+import { validateSubmission } from "../submission/validate.ts";
 
 /**
  * Submits a workflow over NATS alone: the DAG goes to the object store as gzip NDJSON
@@ -22,8 +27,19 @@ import { validateSubmission } from "../spec/validate.ts";
 export interface SubmitOptions {
   resume?: boolean;
   resetRunning?: boolean;
+  /** with resume: keep resources as of the last attempt, even after a memory or time kill */
+  keepResources?: boolean;
+  /** bind and hold: nothing runs until a release command */
+  hold?: boolean;
   /** how long to wait for bind-dag's answer */
   timeoutMs?: number;
+  /**
+   * The environment the tasks start from (credentials and Drover's service settings
+   * are left out, see core/task-env.ts). Default: this process's environment.
+   */
+  environment?: NodeJS.ProcessEnv;
+  /** Where tasks run when the workflow sets no working_dir. Default: this process's folder. */
+  workingDir?: string;
   /** called once the DAG is in the object store, before the submit is published */
   onUploaded?: (object: { size: number }) => void;
 }
@@ -86,32 +102,58 @@ export async function submitWorkflow(
 ): Promise<BoundWorkflow> {
   // Built by toSubmission or loaded from a file, its tasks were checked just now.
   validateSubmission(submission, undefined, { reuseTaskChecks: true });
+  const environment = captureEnvironment(options.environment ?? process.env);
+  const tooLarge = capturedEnvironmentProblem(environment);
+  if (tooLarge) throw new SubmitRejected(tooLarge, "invalid");
+  const workflow = {
+    ...submission.workflow,
+    working_dir: submission.workflow.working_dir ?? resolve(options.workingDir ?? process.cwd()),
+  };
   const submissionId = newSubmissionId();
   const objectName = `dag-${submissionId}`;
-  const store = await openBucket(nc, Buckets.dags);
-  const { digest, size } = await putObject(store, objectName, gzipped(dagLines(submission)));
+  const self = connectionToken(nc);
+  const bucket = personStreams(self).bucket;
+  const store = await openOwnBucket(nc, bucket);
+  const { digest, size } = await putObject(store, objectName, gzipped(dagLines(submission))).catch(
+    async (err: Error) => {
+      if (!/maximum bytes exceeded|insufficient resources/i.test(err.message)) throw err;
+      const cap = (await store.status().catch(() => undefined))?.streamInfo.config.max_bytes;
+      throw new SubmitRejected(
+        `the DAG does not fit in your DAG bucket ${bucket}${cap && cap > 0 ? `, which holds at most ${cap} bytes` : ""} (the site's DROVER_PERSON_MAX_BYTES): make the workflow smaller, or split it`,
+        "invalid",
+      );
+    },
+  );
   options.onUploaded?.({ size });
   const counts = dagCounts(submission);
 
   const message: WfSubmitInput = {
     v: 1,
     submission_id: submissionId,
-    object: { bucket: Buckets.dags, name: objectName, digest, size },
+    object: { bucket, name: objectName, digest, size },
     tool: submission.tool,
-    workflow: submission.workflow,
+    workflow,
+    environment,
     counts: { templates: counts.templates, tasks: counts.tasks, edges: counts.edges },
     resume: options.resume ?? false,
     reset_running: options.resetRunning ?? false,
+    keep_resources: options.keepResources ?? false,
+    hold: options.hold ?? false,
     user: userInfo().username,
     host: hostname(),
   };
   // Listen before publishing: the answer is core NATS and is not kept for latecomers.
-  const replies = nc.subscribe(submitReplySubject(submissionId), { max: 1 });
+  const replies = nc.subscribe(
+    Events.submitReply.address(undefined as never, { owner: self, submission: submissionId }),
+    { max: 1 },
+  );
   const timeoutMs = options.timeoutMs ?? 10 * 60_000;
   const timer = setTimeout(() => replies.unsubscribe(), timeoutMs);
   try {
+    // Message id = submission id (the contract's rule): a re-sent submit is stored once.
+    const m = encodeFor(self, Contracts.submit, message);
     await jetstream(nc)
-      .publish(Subjects.submit, encodeMessage(Subjects.submit, message), { msgID: submissionId })
+      .publish(m.subject, m.payload, { msgID: m.msgID })
       .catch((err: Error) => {
         // No stream takes wf.submit: no Drover function ever started on this NATS.
         throw /no responders|not enabled/i.test(err.message)

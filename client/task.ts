@@ -3,7 +3,7 @@
  * objects, or `{template, match}` rules resolved over the workflow's tasks when the
  * Submission is built (the same rule as in spec files).
  */
-import type { NormalizedResources } from "../spec/submission.ts";
+import type { NormalizedResources, ResourceScales } from "../submission/submission.ts";
 import type { TaskTemplate } from "./template.ts";
 
 /**
@@ -23,6 +23,10 @@ export interface TaskSettings {
   resources?: NormalizedResources | undefined;
   cluster?: string | undefined;
   attributes?: Record<string, string> | undefined;
+  resourceScales?: ResourceScales | undefined;
+  fallbackQueues?: string[] | undefined;
+  workingDir?: string | undefined;
+  env?: Record<string, string> | undefined;
 }
 
 export class Task {

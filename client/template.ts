@@ -2,12 +2,19 @@
  * A task template: a command with named args, and the settings its tasks share.
  * createTask / createTasks check args at once, so a mistake shows where it was made.
  */
-import { forEachCombination, makeTemplate } from "../spec/build.ts";
-import { checkTemplate } from "../spec/check.ts";
-import { Problems, SpecError } from "../spec/errors.ts";
-import { checkName, defaultTaskName } from "../spec/names.ts";
-import { normalizeResources, type Scalar, scalarString, stringRecord } from "../spec/normalize.ts";
-import type { TemplateSpec } from "../spec/submission.ts";
+import { resolve } from "node:path";
+import { forEachCombination, makeTemplate } from "../submission/build.ts";
+import { checkTemplate } from "../submission/check.ts";
+import { Problems, SpecError } from "../submission/errors.ts";
+import { checkName, defaultTaskName } from "../submission/names.ts";
+import {
+  normalizeResources,
+  normalizeScales,
+  type Scalar,
+  scalarString,
+  stringRecord,
+} from "../submission/normalize.ts";
+import type { TemplateSpec } from "../submission/submission.ts";
 import {
   type TaskCommonOptions,
   TaskCommonOptionsSchema,
@@ -60,6 +67,9 @@ export class TaskTemplate {
       resources: o.resources,
       resource_scales: o.resourceScales,
       fallback_queues: o.fallbackQueues,
+      max_attempts: o.maxAttempts,
+      working_dir: o.workingDir === undefined ? undefined : resolve(o.workingDir),
+      env: o.env,
     });
     const problems = new Problems();
     checkTemplate(this.spec, problems);
@@ -119,6 +129,13 @@ export class TaskTemplate {
   }
 
   createTasks(options: TasksOptions): Task[] {
+    // Called from JavaScript (or with a cast) without foreach: say so, not a TypeError.
+    const given = options as Partial<TasksOptions> | undefined;
+    if (given === null || typeof given !== "object" || !isValueLists(given.foreach)) {
+      throw new SpecError(
+        `tasks of template "${this.name}": createTasks needs foreach, the values to loop over (e.g. { foreach: { location: [1, 2] } }); for one task use createTask({ args })`,
+      );
+    }
     const { foreach, args = {}, upstream = [], ...common } = options;
     const label = `tasks of template "${this.name}" (foreach ${Object.keys(foreach).join(", ")})`;
     const base = labelled(label, () => stringRecord(args));
@@ -184,6 +201,13 @@ export class TaskTemplate {
       settings.resources = labelled(label, () => normalizeResources(r));
     }
     if (o.attributes !== undefined) settings.attributes = stringRecord(o.attributes);
+    if (o.resourceScales !== undefined) {
+      const scales = o.resourceScales;
+      settings.resourceScales = labelled(label, () => normalizeScales(scales));
+    }
+    if (o.fallbackQueues !== undefined) settings.fallbackQueues = [...o.fallbackQueues];
+    if (o.workingDir !== undefined) settings.workingDir = resolve(o.workingDir);
+    if (o.env !== undefined) settings.env = stringRecord(o.env);
     return settings;
   }
 
@@ -196,4 +220,14 @@ export class TaskTemplate {
   private taskLabel(name: string | undefined): string {
     return name === undefined ? `task of template "${this.name}"` : `task ${JSON.stringify(name)}`;
   }
+}
+
+/** `{ name: [values] }`: what foreach must be. */
+function isValueLists(value: unknown): value is Record<string, unknown[]> {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => Array.isArray(v))
+  );
 }

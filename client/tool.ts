@@ -3,8 +3,8 @@
  * Tool). Templates are looked up by name; defining one again with the same options
  * returns the existing template.
  */
-import { SpecError } from "../spec/errors.ts";
-import { checkName } from "../spec/names.ts";
+import { SpecError } from "../submission/errors.ts";
+import { checkName } from "../submission/names.ts";
 import type { TemplateOptions, WorkflowOptions } from "./options.ts";
 import { TaskTemplate } from "./template.ts";
 import { Workflow } from "./workflow.ts";

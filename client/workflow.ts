@@ -3,12 +3,13 @@
  * into the validated Submission that is uploaded; running it over NATS is added by
  * another module (the class is open for that: `Workflow.prototype.run`).
  */
-import { makeTask, makeWorkflow, sortedUnique } from "../spec/build.ts";
-import { Problems } from "../spec/errors.ts";
-import { TaskIndex } from "../spec/match.ts";
-import type { Catalog } from "../spec/resolve.ts";
-import type { Submission, TaskSpec, TemplateSpec, WorkflowSpec } from "../spec/submission.ts";
-import { validateSubmission } from "../spec/validate.ts";
+import { resolve } from "node:path";
+import { makeTask, makeWorkflow, sortedUnique } from "../submission/build.ts";
+import { Problems } from "../submission/errors.ts";
+import { TaskIndex } from "../submission/match.ts";
+import type { Catalog } from "../submission/resolve.ts";
+import type { Submission, TaskSpec, TemplateSpec, WorkflowSpec } from "../submission/submission.ts";
+import { validateSubmission } from "../submission/validate.ts";
 import { type WorkflowOptions, WorkflowOptionsSchema } from "./options.ts";
 import { parseOptions } from "./parse.ts";
 import { Task } from "./task.ts";
@@ -40,6 +41,8 @@ export class Workflow {
       fail_fast: o.failFast,
       attributes: o.attributes,
       timeout_seconds: o.timeoutSeconds,
+      working_dir: o.workingDir === undefined ? undefined : resolve(o.workingDir),
+      env: o.env,
     });
   }
 
@@ -115,6 +118,10 @@ export class Workflow {
         resources: s.resources,
         cluster: s.cluster,
         attributes: s.attributes,
+        resource_scales: s.resourceScales,
+        fallback_queues: s.fallbackQueues,
+        working_dir: s.workingDir,
+        env: s.env,
       });
     }
     const matches = new TaskIndex(tasks);

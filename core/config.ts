@@ -1,8 +1,9 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism, homedir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { CAPS } from "./limits.ts";
 
 /**
  * Drover's configuration, parsed once. Precedence: values passed in code > environment
@@ -30,14 +31,77 @@ const ConfigSchema = z.object({
   missedHeartbeats: z.coerce.number().int().min(1),
   /** Period of the schedule and reap sweeps, in seconds. */
   sweepSeconds: z.coerce.number().positive(),
+  /**
+   * Seconds a launch batch may stay unpublished, or a task QUEUED without a launch,
+   * before the reaper sends it again (a lost message). 0 = twice the heartbeat, at
+   * least 10 s.
+   */
+  stuckSeconds: z.coerce.number().nonnegative(),
   /** Where the local bridge writes per-instance stdout/stderr files. */
   logDir: z.string().min(1),
+  /**
+   * Port of a function process's health endpoint (/livez, /readyz) on every address, for
+   * an orchestrator's probes. 0 = no endpoint.
+   */
+  healthPort: z.coerce.number().int().min(0).max(65535),
+  /**
+   * Port of a process's Prometheus endpoint (/metrics) on every address: functions,
+   * bridges and the GUI. 0 = no endpoint. A function process whose metrics port is its
+   * health port serves both on one server.
+   */
+  metricsPort: z.coerce.number().int().min(0).max(65535),
+  /**
+   * Copies of each JetStream stream on a clustered NATS (3 on a 3-server cluster, so a
+   * server's loss stops nothing). 0 = the server's default for new streams, existing
+   * ones left as they are.
+   */
+  streamReplicas: z.coerce.number().int().min(0).max(5),
+  /**
+   * This person's (or service's) NATS credentials file, from `drover admin` or `drover
+   * up`. Empty: `<home>/credentials.json` when it exists, else none (a NATS without
+   * authentication).
+   */
+  credentials: z.string(),
+  /**
+   * Who may act in the GUI: `token` (a personal stack: a random token in the printed
+   * URL, `guiToken` if set) or `header` (a site: the user named by `guiUserHeader`, from
+   * the proxies in `guiTrustedProxies` only). Reading needs neither.
+   */
+  guiAuth: z.enum(["token", "header"]),
+  guiToken: z.string(),
+  guiUserHeader: z.string().regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name"),
+  /** comma-separated addresses of the sign-on proxies whose header is believed */
+  guiTrustedProxies: z.string(),
+  /** comma-separated Host names the GUI answers to (besides loopback and its address) */
+  guiHosts: z.string(),
+  /** Live-update (SSE) connections the GUI holds open at once; more are answered 503. */
+  guiMaxStreams: z.coerce.number().int().min(1),
+  /** Bytes each shared JetStream stream may hold (the oldest work is never dropped: publishes are refused). */
+  streamMaxBytes: z.coerce
+    .number()
+    .int()
+    .min(1024 * 1024),
+  /** Bytes each person's launch stream, kill stream and DAG bucket may hold. */
+  personMaxBytes: z.coerce
+    .number()
+    .int()
+    .min(1024 * 1024),
+  /** Tasks one workflow may have (bind-dag refuses more). */
+  maxTasks: z.coerce.number().int().min(1),
+  /** Bytes of a DAG once decompressed (bind-dag refuses more: a gzip bomb stops there). */
+  dagMaxBytes: z.coerce
+    .number()
+    .int()
+    .min(1024 * 1024),
+  /** Workflows one person may have not yet ended; a submission past it is refused. 0 = no cap. */
+  maxActiveWorkflows: z.coerce.number().int().min(0),
 });
 
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
 export type ConfigInput = { -readonly [K in keyof Config]?: Config[K] | string };
 
-const ENV_KEYS: Record<keyof Config, string> = {
+/** The environment variable of each setting. */
+export const ENV_KEYS: Record<keyof Config, string> = {
   natsUrl: "DROVER_NATS_URL",
   databaseUrl: "DROVER_DATABASE_URL",
   guiPort: "DROVER_GUI_PORT",
@@ -49,7 +113,23 @@ const ENV_KEYS: Record<keyof Config, string> = {
   heartbeatSeconds: "DROVER_HEARTBEAT_SECONDS",
   missedHeartbeats: "DROVER_MISSED_HEARTBEATS",
   sweepSeconds: "DROVER_SWEEP_SECONDS",
+  stuckSeconds: "DROVER_STUCK_SECONDS",
   logDir: "DROVER_LOG_DIR",
+  healthPort: "DROVER_HEALTH_PORT",
+  metricsPort: "DROVER_METRICS_PORT",
+  streamReplicas: "DROVER_STREAM_REPLICAS",
+  credentials: "DROVER_CREDENTIALS",
+  guiAuth: "DROVER_GUI_AUTH",
+  guiToken: "DROVER_GUI_TOKEN",
+  guiUserHeader: "DROVER_GUI_USER_HEADER",
+  guiTrustedProxies: "DROVER_GUI_TRUSTED_PROXIES",
+  guiHosts: "DROVER_GUI_HOSTS",
+  guiMaxStreams: "DROVER_GUI_MAX_STREAMS",
+  streamMaxBytes: "DROVER_STREAM_MAX_BYTES",
+  personMaxBytes: "DROVER_PERSON_MAX_BYTES",
+  maxTasks: "DROVER_MAX_TASKS",
+  dagMaxBytes: "DROVER_DAG_MAX_BYTES",
+  maxActiveWorkflows: "DROVER_MAX_ACTIVE_WORKFLOWS",
 };
 
 export class ConfigError extends Error {
@@ -72,8 +152,39 @@ function defaults(home: string): ConfigInput {
     heartbeatSeconds: 30,
     missedHeartbeats: 3,
     sweepSeconds: 5,
+    stuckSeconds: 0,
     logDir: join(home, "logs"),
+    healthPort: 0,
+    metricsPort: 0,
+    streamReplicas: 0,
+    credentials: "",
+    guiAuth: "token",
+    guiToken: "",
+    guiUserHeader: "X-Remote-User",
+    guiTrustedProxies: "127.0.0.1,::1",
+    guiHosts: "",
+    guiMaxStreams: CAPS.guiStreams,
+    streamMaxBytes: CAPS.streamBytes,
+    personMaxBytes: CAPS.personBytes,
+    maxTasks: CAPS.tasksPerWorkflow,
+    dagMaxBytes: CAPS.dagBytes,
+    maxActiveWorkflows: CAPS.activeWorkflowsPerPerson,
   };
+}
+
+/** A comma-separated setting as its entries. */
+export function listSetting(value: string): string[] {
+  return value
+    .split(",")
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0);
+}
+
+/** The credentials file to connect with (see `credentials`), or none. */
+export function credentialsPath(config: Pick<Config, "credentials" | "home">): string | undefined {
+  if (config.credentials !== "") return config.credentials;
+  const own = join(config.home, "credentials.json");
+  return existsSync(own) ? own : undefined;
 }
 
 function readObjectFile(path: string, what: string, problems: string[]): ConfigInput {

@@ -1,4 +1,5 @@
-import { type Logger, pino } from "pino";
+import { type Logger, pino, stdSerializers } from "pino";
+import { redactUrls } from "./redact.ts";
 
 export type { Logger };
 
@@ -12,7 +13,26 @@ export function createLogger(options: { name: string; level?: string }): Logger 
     level: options.level ?? process.env.DROVER_LOG_LEVEL ?? "info",
     base: { pid: process.pid },
     redact: { paths: ["databaseUrl", "*.databaseUrl", "password"], remove: true },
+    // A URL with a password (in an error, a field) is printed with *** in its place.
+    serializers: { err: redactedError },
+    formatters: { log: redactedFields },
   });
+}
+
+function redactedError(err: Error): Record<string, unknown> {
+  const out = stdSerializers.err(err) as unknown as Record<string, unknown>;
+  for (const k of ["message", "stack"] as const) {
+    if (typeof out[k] === "string") out[k] = redactUrls(out[k]);
+  }
+  return out;
+}
+
+/** Top-level string fields holding a URL, redacted (the rest is left as it is, for speed). */
+function redactedFields(obj: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(obj)) {
+    if (typeof v === "string" && v.includes("://")) obj[k] = redactUrls(v);
+  }
+  return obj;
 }
 
 /** A logger that drops everything: for tests and library code that was given none. */

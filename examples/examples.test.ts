@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { loadSpecFile } from "../spec/load.ts";
+import { loadSpecFile } from "../submission/load.ts";
 import { startTestStack, type TestStack } from "../test/helpers/stack.ts";
 import { burdenWorkflow } from "./burden.ts";
 

@@ -1,10 +1,11 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Sql } from "postgres";
-import type { FunctionDefinition } from "../bus/runtime.ts";
+import type { FunctionName } from "../bus/contracts.ts";
 import type { Logger } from "../core/log.ts";
-import { bindDag } from "./bind-dag/handler.ts";
+import { type BindCaps, createBindDag } from "./bind-dag/handler.ts";
 import { startCommandService } from "./command/service.ts";
 import { complete } from "./complete/handler.ts";
+import type { FunctionDefinition } from "./context.ts";
 import { createHeartbeat } from "./heartbeat/handler.ts";
 import { createLaunch } from "./launch/handler.ts";
 import { type RunningService, startQueryService } from "./query/service.ts";
@@ -21,6 +22,8 @@ export interface Timing {
   missedHeartbeats: number;
   /** period of the schedule and reap sweeps */
   sweepSeconds: number;
+  /** how long a batch or queued task may wait for its message before it is re-sent (0 = auto) */
+  stuckSeconds?: number;
 }
 
 export const DEFAULT_TIMING: Timing = {
@@ -29,10 +32,14 @@ export const DEFAULT_TIMING: Timing = {
   sweepSeconds: 5,
 };
 
-/** Every function Drover runs, by name. Adding a function means adding it here. */
+/**
+ * Every function Drover runs, by name. Adding a function means declaring the subjects
+ * it consumes in bus/contracts.ts (that is where its subjects and stream come from) and
+ * adding it here; the type makes sure every consumer the contracts name is listed.
+ */
 export function createFunctions(
-  timing: Timing = DEFAULT_TIMING,
-): Record<string, FunctionDefinition> {
+  timing: Timing & Partial<BindCaps> = DEFAULT_TIMING,
+): FunctionRegistry {
   // Slack on top of the missed heartbeats scales with the heartbeat, so that short
   // heartbeats (tests) also find lost instances quickly.
   const beat = {
@@ -40,22 +47,32 @@ export function createFunctions(
     missedHeartbeats: timing.missedHeartbeats,
   };
   const h = timing.heartbeatSeconds;
-  const list = [
-    bindDag,
-    createSchedule({ sweepMs: timing.sweepSeconds * 1000 }),
-    createLaunch({ ...beat, launchSlackSeconds: 2 * h }),
-    createHeartbeat({ ...beat, slackSeconds: h }),
+  return {
+    "bind-dag": createBindDag({
+      ...(timing.maxTasks ? { maxTasks: timing.maxTasks } : {}),
+      ...(timing.dagMaxBytes ? { dagMaxBytes: timing.dagMaxBytes } : {}),
+      ...(timing.maxActiveWorkflows !== undefined
+        ? { maxActiveWorkflows: timing.maxActiveWorkflows }
+        : {}),
+    }),
+    schedule: createSchedule({ sweepMs: timing.sweepSeconds * 1000 }),
+    launch: createLaunch({ ...beat, launchSlackSeconds: 2 * h }),
+    heartbeat: createHeartbeat({ ...beat, slackSeconds: h }),
     complete,
     retry,
-    createReap({
+    reap: createReap({
       sweepMs: timing.sweepSeconds * 1000,
       heartbeatSeconds: h,
-      stuckSeconds: Math.max(10, 2 * h),
+      stuckSeconds: timing.stuckSeconds || Math.max(10, 2 * h),
     }),
-    registerQueues,
-  ] as unknown as FunctionDefinition[];
-  return Object.fromEntries(list.map((fn) => [fn.name, fn]));
+    "register-queues": registerQueues,
+  };
 }
+
+/** One definition per consuming function of the contracts, under its own name. */
+export type FunctionRegistry = {
+  [F in FunctionName]: FunctionDefinition<never> & { name: F };
+};
 
 export const functions = createFunctions();
 

@@ -3,12 +3,13 @@
 // itself (its database role cannot), so there is one code path for the CLI and the GUI.
 import type { NatsConnection } from "@nats-io/nats-core";
 import { z } from "zod";
-import { CommandSchemas, CommandSubjects } from "../bus/commands.ts";
+import { CommandService } from "../bus/commands.ts";
+import { fillToken } from "../bus/contract.ts";
 import { HttpError } from "./http.ts";
 
 const TIMEOUT_MS = 15_000;
 
-export type Action = keyof typeof CommandSubjects;
+export type Action = keyof typeof CommandService.endpoints;
 
 export const NO_COMMAND_SERVICE =
   "no Drover command service answers on this NATS: stop, resume, concurrency and " +
@@ -23,10 +24,12 @@ export async function runAction(
   nc: NatsConnection,
   action: Action,
   body: Record<string, unknown>,
+  /** the person it is sent as (auth.ts) */
+  caller: string,
 ): Promise<unknown> {
-  const subject = CommandSubjects[action];
-  const schema = (CommandSchemas as Record<string, z.ZodType>)[subject]!;
-  const parsed = schema.safeParse(body);
+  const { request } = CommandService.endpoints[action];
+  const subject = fillToken(CommandService.endpoints[action].subject, caller);
+  const parsed = (request as z.ZodType).safeParse(body);
   if (!parsed.success) {
     throw new HttpError(
       400,

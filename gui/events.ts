@@ -6,10 +6,10 @@
 // event costs freshness, never correctness.
 import type { ServerResponse } from "node:http";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { EventKinds } from "../bus/events.ts";
-import { Subjects } from "../bus/subjects.ts";
+import { Events, workflowEvents } from "../bus/events.ts";
+import { CAPS } from "../core/limits.ts";
 import type { Logger } from "../core/log.ts";
-import { SECURITY_HEADERS } from "./http.ts";
+import { SECURITY_HEADERS, sendJson } from "./http.ts";
 
 /** Task ids relayed per event at most; beyond, the page gets the count and re-reads. */
 const MAX_RELAYED_IDS = 500;
@@ -21,10 +21,22 @@ export class EventRelay {
   constructor(
     private readonly nc: NatsConnection,
     private readonly log: Logger,
+    /** streams open at once: each holds a socket and a NATS subscription */
+    private readonly maxStreams: number = CAPS.guiStreams,
   ) {}
 
-  /** Streams one workflow's events, or every workflow's status when `workflowId` is null. */
+  /**
+   * Streams one workflow's events, or every workflow's status when `workflowId` is null.
+   * Past `maxStreams` open ones it answers 503: the page's EventSource tries again later.
+   */
   stream(res: ServerResponse, workflowId: number | null): void {
+    if (this.open.size >= this.maxStreams) {
+      res.setHeader("Retry-After", "30");
+      sendJson(res, 503, {
+        error: `too many live-update streams open (${this.open.size}, the most is ${this.maxStreams}: DROVER_GUI_MAX_STREAMS); try again later`,
+      });
+      return;
+    }
     res.writeHead(200, {
       ...SECURITY_HEADERS,
       "Content-Type": "text/event-stream; charset=utf-8",
@@ -33,10 +45,7 @@ export class EventRelay {
       "X-Accel-Buffering": "no",
     });
     res.write(`retry: 2000\n: connected\n\n`);
-    const subject =
-      workflowId === null
-        ? `${Subjects.evt}.${EventKinds.workflow}.*`
-        : `${Subjects.evt}.*.${workflowId}`;
+    const subject = workflowId === null ? Events.workflow.subject : workflowEvents(workflowId);
     let sub: Subscription;
     try {
       sub = this.nc.subscribe(subject, {

@@ -2,6 +2,7 @@
 // real stack: every function of the registry, the local bridge and the GUI, with
 // workflows submitted through the client and run on the `local` and `dummy` clusters.
 // Screenshots of each page go to test-output/gui/ for review.
+
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -10,14 +11,23 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { CommandSubjects } from "../bus/commands.ts";
+import { CommandService } from "../bus/commands.ts";
 import { connectBus } from "../bus/connect.ts";
 import { submitWorkflow } from "../client/submit.ts";
-import { TASK_STATUSES } from "../store/statuses.ts";
+import { TASK_STATUSES } from "../core/statuses.ts";
+import {
+  big,
+  burden,
+  failing,
+  type GuiStack,
+  sleepers,
+  startGuiStack,
+  XSS,
+} from "../test/helpers/gui.ts";
 import { startNats } from "../test/helpers/nats.ts";
 import { NO_COMMAND_SERVICE, runAction } from "./actions.ts";
+import { type GuiAuth, TOKEN_COOKIE } from "./auth.ts";
 import type { HttpError } from "./http.ts";
-import { big, burden, failing, type GuiStack, sleepers, startGuiStack, XSS } from "./testing.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SHOTS = fileURLToPath(new URL("../test-output/gui/", import.meta.url));
@@ -107,6 +117,10 @@ before(async () => {
     ],
   });
   context = await browser.newContext({ viewport: VIEWPORT });
+  // As the person who opened the URL the GUI printed: its token, kept in a cookie.
+  await context.addCookies([
+    { name: TOKEN_COOKIE, value: tokenOf(stack.gui.auth), url: stack.gui.url },
+  ]);
   page = await context.newPage();
   page.on("pageerror", (err) => console.error(`page error: ${err.message}`));
   // confirm() before stop/resume: accept, as a user would.
@@ -344,7 +358,7 @@ describe("web GUI", { timeout: 600_000 }, () => {
       (window as unknown as { __sameDocument: boolean }).__sameDocument = true;
     });
     const answered = await stack.nc
-      .request(CommandSubjects.stop, JSON.stringify({}), { timeout: 2000 })
+      .request(CommandService.endpoints.stop.subject, JSON.stringify({}), { timeout: 2000 })
       .then(
         () => true,
         (err: Error) => !/no responders|503/i.test(err.message),
@@ -424,10 +438,14 @@ describe("web GUI", { timeout: 600_000 }, () => {
     assert.equal(cross.status, 403);
     // A DNS name rebound to 127.0.0.1 arrives with its own Host: refused.
     const rebound = await new Promise<number>((resolve, reject) => {
-      get(new URL("/api/health", stack.gui.url), { headers: { Host: "evil.example" } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      }).on("error", reject);
+      get(
+        new URL("/api/workflows", stack.gui.url),
+        { headers: { Host: "evil.example" } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      ).on("error", reject);
     });
     assert.equal(rebound, 421);
   });
@@ -436,12 +454,15 @@ describe("web GUI", { timeout: 600_000 }, () => {
     const lone = await startNats();
     const nc = await connectBus(lone.url, "gui-test-no-commands");
     try {
-      await assert.rejects(runAction(nc, "stop", { workflow_id: 1 }), (err: HttpError) => {
-        assert.equal(err.status, 503);
-        assert.equal(err.message, NO_COMMAND_SERVICE);
-        return true;
-      });
-      await assert.rejects(runAction(nc, "concurrency", { workflow_id: 1, limit: -1 }), {
+      await assert.rejects(
+        runAction(nc, "stop", { workflow_id: 1 }, "tester"),
+        (err: HttpError) => {
+          assert.equal(err.status, 503);
+          assert.equal(err.message, NO_COMMAND_SERVICE);
+          return true;
+        },
+      );
+      await assert.rejects(runAction(nc, "concurrency", { workflow_id: 1, limit: -1 }, "tester"), {
         status: 400,
       });
     } finally {
@@ -458,3 +479,8 @@ describe("web GUI", { timeout: 600_000 }, () => {
     );
   });
 });
+
+function tokenOf(auth: GuiAuth): string {
+  if (auth.mode !== "token") throw new Error("the test GUI runs in token mode");
+  return auth.token;
+}

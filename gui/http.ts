@@ -88,6 +88,15 @@ export class Params {
     return found;
   }
 
+  /** `NAME=VALUE` (an arg and its value, as `arg=location=7`). */
+  pair(name: string): { name: string; value: string } | undefined {
+    const v = this.text(name);
+    if (v === undefined) return undefined;
+    const i = v.indexOf("=");
+    if (i <= 0) throw new HttpError(400, `${name}: NAME=VALUE, not '${v}'`);
+    return { name: v.slice(0, i).trim(), value: v.slice(i + 1).trim() };
+  }
+
   /** An ISO date or date-time; returned as a Date. */
   date(name: string): Date | undefined {
     const v = this.text(name, 40);
@@ -106,6 +115,3 @@ export function pathId(value: string | undefined, what: string): number {
   }
   return n;
 }
-
-export const iso = (d: Date | string | null): string | null =>
-  d === null ? null : new Date(d).toISOString();

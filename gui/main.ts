@@ -3,11 +3,26 @@
  * with runGui; `tsx gui/main.ts` runs it alone. Listens on DROVER_GUI_HOST:DROVER_GUI_PORT
  * (default 127.0.0.1:4280).
  */
-import { connectBus } from "../bus/connect.ts";
-import { type Config, loadConfig } from "../core/config.ts";
+import { connectConfigured } from "../bus/connect.ts";
+import { type Config, listSetting, loadConfig } from "../core/config.ts";
+import { localUserToken } from "../core/identity.ts";
 import { createLogger, type Logger } from "../core/log.ts";
-import { connectGuiDatabase } from "./db.ts";
+import { startMetricsServer } from "../core/metrics.ts";
+import { connectGuiDatabase } from "../store/read/connect.ts";
+import { type GuiAuth, newGuiToken } from "./auth.ts";
 import { type RunningGui, startGui } from "./server.ts";
+
+/** Who may act, as the configuration says (auth.ts). */
+export function guiAuth(config: Config, self: string): GuiAuth {
+  if (config.guiAuth === "header") {
+    return {
+      mode: "header",
+      header: config.guiUserHeader,
+      trusted: new Set(listSetting(config.guiTrustedProxies)),
+    };
+  }
+  return { mode: "token", token: config.guiToken || newGuiToken(), self };
+}
 
 export async function runGui(
   config: Config,
@@ -15,9 +30,9 @@ export async function runGui(
   options: { port?: number } = {},
 ): Promise<RunningGui & { database: string }> {
   const db = await connectGuiDatabase(config.databaseUrl, log);
-  let nc: Awaited<ReturnType<typeof connectBus>> | undefined;
+  let nc: Awaited<ReturnType<typeof connectConfigured>> | undefined;
   try {
-    nc = await connectBus(config.natsUrl, "drover-gui");
+    nc = await connectConfigured(config, "drover-gui");
     const gui = await startGui({
       sql: db.sql,
       nc,
@@ -25,6 +40,10 @@ export async function runGui(
       host: config.guiHost,
       port: options.port ?? config.guiPort,
       dbMode: db.mode,
+      // A personal GUI acts as the user who started it (its connection may be a service's).
+      auth: guiAuth(config, localUserToken()),
+      hosts: listSetting(config.guiHosts),
+      maxStreams: config.guiMaxStreams,
     });
     const bus = nc;
     return {
@@ -46,13 +65,17 @@ export async function runGui(
 if (import.meta.url === `file://${process.argv[1]}`) {
   const config = loadConfig();
   const log = createLogger({ name: "drover-gui", level: config.logLevel });
+  const metrics =
+    config.metricsPort > 0
+      ? await startMetricsServer({ port: config.metricsPort, log })
+      : undefined;
   const gui = await runGui(config, log).catch((err: Error) => {
     console.error(`drover gui failed to start: ${err.message}`);
     process.exit(1);
   });
-  console.log(`Drover GUI at ${gui.url} (database: ${gui.database})`);
+  console.log(`Drover GUI at ${gui.openUrl} (database: ${gui.database})`);
   const shutdown = () => {
-    gui.stop().then(
+    Promise.all([gui.stop(), metrics?.close()]).then(
       () => process.exit(0),
       () => process.exit(1),
     );

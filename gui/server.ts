@@ -1,45 +1,52 @@
 /**
  * The web GUI's HTTP server (node:http): the single-page app from gui/static/ and a JSON
- * API over Postgres (read-only, gui/db.ts), live updates by Server-Sent Events from the
- * bus (events.ts), and actions as requests on the command subjects (actions.ts).
+ * API over Postgres (read-only, store/read/connect.ts; the routes in routes.ts), live
+ * updates by Server-Sent Events from the bus (events.ts), and actions as requests on the
+ * command subjects (actions.ts). Loopback by default; guards.ts says how other web pages
+ * are kept away. Anything but /api/ is the app (index.html) or a file of gui/static/.
  *
- * Routes (ids are numbers; every answer is JSON with numbers as numbers, or `{ error }`):
- *   GET  /api/health
- *   GET  /api/workflows?user&name&status&from&to&limit&offset
- *   GET  /api/workflows/:id              overview: counts per template, rate, limits
- *   GET  /api/workflows/:id/dag          template DAG (+ task DAG when small)
- *   GET  /api/workflows/:id/tasks?status&template&name&limit&offset
- *   GET  /api/workflows/:id/errors?limit
- *   GET  /api/workflows/:id/resources
- *   GET  /api/workflows/:id/events       SSE
- *   GET  /api/events                     SSE, every workflow's status
- *   GET  /api/tasks/:id
- *   POST /api/workflows/:id/stop | resume | concurrency, POST /api/tasks/:id/status
- *   GET  anything else                   the app (index.html), or a file of gui/static/
- *
- * Loopback by default. Actions are unauthenticated, as the CLI's are for anyone who
- * reaches NATS; against other web pages they are guarded: a POST must be JSON (a
- * cross-site form cannot send that without a preflight we never grant) and its Origin,
- * when given, must be this server; on loopback the Host must be a loopback name, so a
- * rebound DNS name cannot reach the API.
+ * gui/API.md documents each route with an example (checked by gui/api-doc.test.ts).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Sql } from "postgres";
+import { connectionToken } from "../bus/connect.ts";
 import type { Logger } from "../core/log.ts";
-import { type Action, runAction } from "./actions.ts";
-import { TASK_STATUSES, WORKFLOW_STATUSES } from "./api/counts.ts";
-import { workflowDag } from "./api/dag.ts";
-import { errorGroups } from "./api/errors.ts";
-import { resourceStats } from "./api/resources.ts";
-import { taskDetail } from "./api/task.ts";
-import { listTasks } from "./api/tasks.ts";
-import { workflowOverview } from "./api/workflow.ts";
-import { listWorkflows, workflowUsers } from "./api/workflows.ts";
+import { Counter, DURATION_BUCKETS, Histogram, registry } from "../core/metrics.ts";
+import { type GuiAuth, newGuiToken, tokenCookie } from "./auth.ts";
 import { EventRelay } from "./events.ts";
-import { HttpError, Params, pathId, readJson, sendJson } from "./http.ts";
+import { checkHost, checkPost } from "./guards.ts";
+import { HttpError, Params, sendJson } from "./http.ts";
+import { apiRoutes, type Route, STREAMING } from "./routes.ts";
 import { serveStatic } from "./static.ts";
+
+const requests = new Counter({
+  name: "drover_gui_requests_total",
+  help: "HTTP requests the GUI answered, by kind (api, app), method and status code",
+  labelNames: ["kind", "method", "status"] as const,
+  registers: [registry],
+});
+
+const apiDuration = new Histogram({
+  name: "drover_gui_api_duration_seconds",
+  help: "Time to answer a GUI API request (live-update streams excluded: they last)",
+  labelNames: ["method"] as const,
+  buckets: DURATION_BUCKETS,
+  registers: [registry],
+});
+
+/** Counts a request when its answer is sent. */
+function measure(req: IncomingMessage, res: ServerResponse, url: URL): void {
+  const kind = url.pathname.startsWith("/api/") ? "api" : "app";
+  const method = req.method === "POST" || req.method === "HEAD" ? req.method : "GET";
+  const streaming = url.pathname.endsWith("/events");
+  const end = kind === "api" && !streaming ? apiDuration.startTimer({ method }) : undefined;
+  res.once("finish", () => {
+    end?.();
+    requests.inc({ kind, method, status: String(res.statusCode) });
+  });
+}
 
 export interface GuiOptions {
   sql: Sql;
@@ -48,234 +55,58 @@ export interface GuiOptions {
   host?: string;
   /** 0 picks a free port */
   port?: number;
-  /** how the database is reached (gui/db.ts), for /api/health */
+  /** how the database is reached (store/read/connect.ts), for /api/health */
   dbMode?: string;
+  /** who may act (auth.ts); default: a new random token, acting as this connection's user */
+  auth?: GuiAuth;
+  /** Host names the GUI answers to besides loopback names and its bound address */
+  hosts?: readonly string[];
+  /** live-update (SSE) streams open at once; default core/limits.ts */
+  maxStreams?: number;
 }
 
 export interface RunningGui {
   url: string;
+  /** the URL to open: with the token that lets its browser act (token mode) */
+  openUrl: string;
+  auth: GuiAuth;
   port: number;
   stop(): Promise<void>;
 }
 
-type Handler = (ctx: {
-  req: IncomingMessage;
-  res: ServerResponse;
-  match: RegExpMatchArray;
-  params: Params;
-}) => Promise<unknown>;
-
-interface Route {
-  method: "GET" | "POST";
-  path: RegExp;
-  handler: Handler;
-}
-
-const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
-
 export async function startGui(options: GuiOptions): Promise<RunningGui> {
-  const { sql, nc } = options;
   const log = options.log.child({ component: "gui" });
   const host = options.host ?? "127.0.0.1";
-  const relay = new EventRelay(nc, log);
-
-  const notFound = (what: string): never => {
-    throw new HttpError(404, `${what} does not exist`);
+  const auth: GuiAuth = options.auth ?? {
+    mode: "token",
+    token: newGuiToken(),
+    self: connectionToken(options.nc),
   };
-  const workflowId = (m: RegExpMatchArray) => pathId(m[1], "workflow");
-  const action =
-    (name: Action, idKey: "workflow_id" | "task_id"): Handler =>
-    async ({ req, match }) => {
-      const body = await readJson(req);
-      if (body === null || typeof body !== "object" || Array.isArray(body)) {
-        throw new HttpError(400, "request body must be a JSON object");
-      }
-      const id = pathId(match[1], idKey === "task_id" ? "task" : "workflow");
-      return runAction(nc, name, { ...(body as Record<string, unknown>), [idKey]: id });
-    };
-
-  const routes: Route[] = [
-    {
-      method: "GET",
-      path: /^\/api\/health$/,
-      handler: async () => ({ ok: true, database: options.dbMode ?? "unknown" }),
-    },
-    {
-      method: "GET",
-      path: /^\/api\/workflows$/,
-      handler: async ({ params: p }) => {
-        const [list, users] = await Promise.all([
-          listWorkflows(sql, {
-            user: p.text("user"),
-            name: p.text("name"),
-            status: p.oneOf("status", WORKFLOW_STATUSES),
-            from: p.date("from"),
-            to: p.date("to"),
-            limit: p.int("limit", 50, 1, 500),
-            offset: p.int("offset", 0, 0, 1e9),
-          }),
-          workflowUsers(sql),
-        ]);
-        return { ...list, users };
-      },
-    },
-    {
-      method: "GET",
-      path: /^\/api\/workflows\/([^/]+)$/,
-      handler: async ({ match }) =>
-        (await workflowOverview(sql, workflowId(match))) ?? notFound(`workflow ${match[1]}`),
-    },
-    {
-      method: "GET",
-      path: /^\/api\/workflows\/([^/]+)\/dag$/,
-      handler: async ({ match }) => {
-        const id = workflowId(match);
-        await mustExist(sql, id);
-        return workflowDag(sql, id);
-      },
-    },
-    {
-      method: "GET",
-      path: /^\/api\/workflows\/([^/]+)\/tasks$/,
-      handler: async ({ match, params: p }) => {
-        const id = workflowId(match);
-        await mustExist(sql, id);
-        return listTasks(sql, {
-          workflow_id: id,
-          status: p.oneOf("status", TASK_STATUSES),
-          template: p.text("template"),
-          name: p.text("name"),
-          limit: p.int("limit", 50, 1, 1000),
-          offset: p.int("offset", 0, 0, 1e9),
-        });
-      },
-    },
-    {
-      method: "GET",
-      path: /^\/api\/workflows\/([^/]+)\/errors$/,
-      handler: async ({ match, params: p }) => {
-        const id = workflowId(match);
-        await mustExist(sql, id);
-        return errorGroups(sql, id, p.int("limit", 50, 1, 500));
-      },
-    },
-    {
-      method: "GET",
-      path: /^\/api\/workflows\/([^/]+)\/resources$/,
-      handler: async ({ match }) => {
-        const id = workflowId(match);
-        await mustExist(sql, id);
-        return resourceStats(sql, id);
-      },
-    },
-    {
-      method: "GET",
-      path: /^\/api\/workflows\/([^/]+)\/events$/,
-      handler: async ({ match, res }) => {
-        const id = workflowId(match);
-        await mustExist(sql, id);
-        relay.stream(res, id);
-        return STREAMING;
-      },
-    },
-    {
-      method: "GET",
-      path: /^\/api\/events$/,
-      handler: async ({ res }) => {
-        relay.stream(res, null);
-        return STREAMING;
-      },
-    },
-    {
-      method: "GET",
-      path: /^\/api\/tasks\/([^/]+)$/,
-      handler: async ({ match }) =>
-        (await taskDetail(sql, pathId(match[1], "task"))) ?? notFound(`task ${match[1]}`),
-    },
-    {
-      method: "POST",
-      path: /^\/api\/workflows\/([^/]+)\/stop$/,
-      handler: action("stop", "workflow_id"),
-    },
-    {
-      method: "POST",
-      path: /^\/api\/workflows\/([^/]+)\/resume$/,
-      handler: action("resume", "workflow_id"),
-    },
-    {
-      method: "POST",
-      path: /^\/api\/workflows\/([^/]+)\/concurrency$/,
-      handler: action("concurrency", "workflow_id"),
-    },
-    {
-      method: "POST",
-      path: /^\/api\/tasks\/([^/]+)\/status$/,
-      handler: action("setStatus", "task_id"),
-    },
-  ];
-
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? "/", "http://gui.invalid");
-    try {
-      checkHost(req, host);
-      if (!url.pathname.startsWith("/api/")) {
-        if (req.method !== "GET" && req.method !== "HEAD") {
-          throw new HttpError(405, `${req.method} is not allowed here`);
-        }
-        await serveStatic(req, res, url.pathname);
-        return;
-      }
-      let pathMatched = false;
-      for (const route of routes) {
-        const match = url.pathname.match(route.path);
-        if (!match) continue;
-        pathMatched = true;
-        if (route.method !== req.method) continue;
-        if (route.method === "POST") checkPost(req);
-        const result = await route.handler({
-          req,
-          res,
-          match,
-          params: new Params(url.searchParams),
-        });
-        if (result !== STREAMING) sendJson(res, 200, result);
-        return;
-      }
-      throw pathMatched
-        ? new HttpError(405, `${req.method} is not allowed on ${url.pathname}`)
-        : new HttpError(404, `no API route ${url.pathname}`);
-    } catch (err) {
-      if (res.headersSent) {
-        res.end();
-        return;
-      }
-      if (err instanceof HttpError) {
-        if (err.status >= 500) log.warn({ err, path: url.pathname }, "gui request failed");
-        sendJson(res, err.status, { error: err.message });
-        return;
-      }
-      log.error({ err, path: url.pathname }, "gui request failed");
-      sendJson(res, 500, { error: `internal error: ${(err as Error).message}` });
-    }
-  };
+  const hosts = (options.hosts ?? []).map((h) => h.toLowerCase());
+  const relay = new EventRelay(options.nc, log, options.maxStreams);
+  const routes = apiRoutes({
+    sql: options.sql,
+    nc: options.nc,
+    relay,
+    dbMode: options.dbMode,
+    auth,
+  });
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((err) => log.error({ err }, "gui handler crashed"));
+    serve(routes, { host, hosts, auth }, log, req, res).catch((err) =>
+      log.error({ err }, "gui handler crashed"),
+    );
   });
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, options.port ?? 0, host);
   const shownHost = host.includes(":") ? `[${host}]` : host;
   const url = `http://${shownHost}:${port}/`;
-  log.info({ url, database: options.dbMode }, "gui listening");
+  const openUrl = auth.mode === "token" ? `${url}?token=${auth.token}` : url;
+  log.info({ url, auth: auth.mode, database: options.dbMode }, "gui listening");
   return {
     url,
+    openUrl,
+    auth,
     port,
     async stop() {
       relay.closeAll();
@@ -288,36 +119,75 @@ export async function startGui(options: GuiOptions): Promise<RunningGui> {
   };
 }
 
-const STREAMING = Symbol("streaming");
-
-async function mustExist(sql: Sql, workflowId: number): Promise<void> {
-  const [row] = await sql`select 1 from workflow where id = ${workflowId}`;
-  if (!row) throw new HttpError(404, `workflow ${workflowId} does not exist`);
+/** Listens on `host`; resolves with the port (the one picked when `port` is 0). */
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
 }
 
-/** Bound to loopback: only loopback names may be asked for (no DNS rebinding). */
-function checkHost(req: IncomingMessage, bound: string): void {
-  if (!LOOPBACK.has(bound)) return;
-  const name = (req.headers.host ?? "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-  if (!LOOPBACK.has(name)) throw new HttpError(421, `unexpected Host '${req.headers.host ?? ""}'`);
+/** One request: a file of the app, or the API route its path and method match. */
+async function serve(
+  routes: readonly Route[],
+  where: { host: string; hosts: readonly string[]; auth: GuiAuth },
+  log: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://gui.invalid");
+  measure(req, res, url);
+  try {
+    // Probes ask for the health route by the pod's address: it tells nothing else.
+    if (url.pathname !== "/api/health") checkHost(req, where.host, where.hosts);
+    if (!url.pathname.startsWith("/api/")) {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        throw new HttpError(405, `${req.method} is not allowed here`);
+      }
+      const cookie = tokenCookie(where.auth, url.searchParams);
+      if (cookie) res.setHeader("Set-Cookie", cookie);
+      await serveStatic(req, res, url.pathname);
+      return;
+    }
+    await serveApi(routes, req, res, url);
+  } catch (err) {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (err instanceof HttpError) {
+      if (err.status >= 500) log.warn({ err, path: url.pathname }, "gui request failed");
+      sendJson(res, err.status, { error: err.message });
+      return;
+    }
+    log.error({ err, path: url.pathname }, "gui request failed");
+    sendJson(res, 500, { error: `internal error: ${(err as Error).message}` });
+  }
 }
 
-/** A POST must be JSON, and from a page of this server when the browser says where from. */
-function checkPost(req: IncomingMessage): void {
-  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type !== "application/json") {
-    throw new HttpError(415, "actions take a JSON body (Content-Type: application/json)");
+/** The first route whose path and method match; a path matched by another method is 405. */
+async function serveApi(
+  routes: readonly Route[],
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
+  let pathMatched = false;
+  for (const route of routes) {
+    const match = url.pathname.match(route.path);
+    if (!match) continue;
+    pathMatched = true;
+    if (route.method !== req.method) continue;
+    if (route.method === "POST") checkPost(req);
+    const result = await route.handler({ req, res, match, params: new Params(url.searchParams) });
+    if (result !== STREAMING) sendJson(res, 200, result);
+    return;
   }
-  const origin = req.headers.origin;
-  if (origin !== undefined && origin !== "null") {
-    let originHost = "";
-    try {
-      originHost = new URL(origin).host;
-    } catch {
-      // unparsable: refused below
-    }
-    if (originHost !== req.headers.host) {
-      throw new HttpError(403, `cross-origin request from ${origin} refused`);
-    }
-  }
+  throw pathMatched
+    ? new HttpError(405, `${req.method} is not allowed on ${url.pathname}`)
+    : new HttpError(404, `no API route ${url.pathname}`);
 }

@@ -8,6 +8,7 @@ import { readFile, stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as statuses from "../core/statuses.ts";
 import { HttpError, SECURITY_HEADERS } from "./http.ts";
 
 export const STATIC_DIR = fileURLToPath(new URL("./static/", import.meta.url));
@@ -21,12 +22,25 @@ const TYPES: Record<string, string> = {
   ".ico": "image/x-icon",
 };
 
+/**
+ * The status lists of core/statuses.ts as a browser module (`/static/lib/statuses.js`):
+ * the pages use the server's own lists, never a copy that could drift.
+ */
+export const STATUSES_MODULE = (() => {
+  const lines = Object.entries(statuses)
+    .filter(([, v]) => Array.isArray(v))
+    .map(([name, v]) => `export const ${name} = Object.freeze(${JSON.stringify(v)});`);
+  return `// Generated from core/statuses.ts by the server.\n${lines.join("\n")}\n`;
+})();
+const STATUSES_ETAG = `"${createHash("sha256").update(STATUSES_MODULE).digest("hex").slice(0, 16)}"`;
+
 export async function serveStatic(
   req: IncomingMessage,
   res: ServerResponse,
   pathname: string,
 ): Promise<void> {
   if (!pathname.startsWith("/static/")) return sendPage(req, res, pathname);
+  if (pathname === "/static/lib/statuses.js") return sendStatuses(req, res);
   let decoded: string;
   try {
     decoded = decodeURIComponent(pathname.slice("/static/".length));
@@ -105,4 +119,20 @@ async function sendPage(req: IncomingMessage, res: ServerResponse, pathname: str
   }
   res.writeHead(200, { ...headers, "Content-Length": Buffer.byteLength(html) });
   res.end(req.method === "HEAD" ? undefined : html);
+}
+
+function sendStatuses(req: IncomingMessage, res: ServerResponse): void {
+  const headers = {
+    ...SECURITY_HEADERS,
+    "Content-Type": TYPES[".js"]!,
+    "Cache-Control": "no-cache",
+    ETag: STATUSES_ETAG,
+  };
+  if (req.headers["if-none-match"] === STATUSES_ETAG) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(200, { ...headers, "Content-Length": Buffer.byteLength(STATUSES_MODULE) });
+  res.end(req.method === "HEAD" ? undefined : STATUSES_MODULE);
 }

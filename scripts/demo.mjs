@@ -3,16 +3,24 @@
 // Drover stack up, runs the burden example (97 tasks; one fails once and is retried) with
 // a live progress display, prints the result and where to look next. The stack stays up.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const say = (text) => process.stderr.write(`\n\u001b[1m${text}\u001b[0m\n`);
 
+// Once the stack is up, commands find it through its stack file. A NATS URL left in the
+// environment (services.sh prints one) would win over that file and miss the stack's own
+// NATS, unless it is a site's NATS the stack was started on (with credentials).
+const afterUp = { ...process.env };
+if (!afterUp.DROVER_CREDENTIALS) delete afterUp.DROVER_NATS_URL;
+
 function drover(args, options = {}) {
   const r = spawnSync(process.execPath, [join(root, "bin/drover.mjs"), ...args], {
     cwd: root,
+    env: options.env ?? afterUp,
     stdio: ["ignore", options.capture ? "pipe" : "inherit", "inherit"],
     encoding: "utf8",
   });
@@ -25,7 +33,7 @@ if (!existsSync(join(root, "node_modules/.package-lock.json"))) {
 }
 
 say("Starting the local stack (Postgres, NATS, functions, local bridge)");
-const up = drover(["up"]);
+const up = drover(["up"], { env: process.env });
 if (up.code !== 0) process.exit(up.code);
 
 // A fresh output directory, so that the flaky model run fails once again.
@@ -51,13 +59,22 @@ const report = spawnSync("sh", ["examples/bin/report.sh", "/tmp/drover-example"]
   encoding: "utf8",
 });
 if (report.stdout) console.log(`  ${report.stdout.trim()}`);
+// The GUI's URL with its token (drover up writes it into the stack file): the browser
+// that opens it may act, not only read.
 const guiPort = process.env.DROVER_GUI_PORT || "4280";
+const home = process.env.DROVER_HOME || join(homedir(), ".drover");
+let guiUrl = `http://127.0.0.1:${guiPort}/`;
+try {
+  guiUrl = JSON.parse(readFileSync(join(home, "stack.json"), "utf8")).guiUrl || guiUrl;
+} catch {
+  // no stack file: the plain address
+}
 const next = [
   [`npx drover status ${result.id}`, "counts by status"],
   [`npx drover tasks ${result.id}`, "every task"],
   [`npx drover errors ${result.id}`, "what failed, with stderr (one model run failed once)"],
   ["npx drover task <TASK>", "one task's attempts, logs and resources"],
-  [`http://127.0.0.1:${guiPort}/`, "the web GUI"],
+  [guiUrl, "the web GUI"],
   ["npx drover down", "stop the stack"],
 ];
 console.log("\nWhere to look next:");

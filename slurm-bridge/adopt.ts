@@ -42,3 +42,20 @@ export async function adoptionScan(core: BridgeCore, fromState: number): Promise
   core.counters.partsAdopted += found;
   log.info({ from_state: fromState, from_sacct: found, live: state.liveCount }, "jobs re-adopted");
 }
+
+/**
+ * Start-up: the parts the state file holds are tracked again, then sacct is scanned by
+ * tag. A failing scan (sacct down) leaves what the state file holds tracked; it is not
+ * retried.
+ */
+export async function readopt(core: BridgeCore): Promise<void> {
+  const { state, log } = core;
+  const adopted = state.load((problem) => log.warn({ problem }, "state not fully re-adopted"));
+  for (const part of adopted) core.track(part);
+  core.counters.partsAdopted += adopted.length;
+  try {
+    await adoptionScan(core, adopted.length);
+  } catch (err) {
+    log.warn({ err }, "start-up scan for tagged jobs failed");
+  }
+}

@@ -12,7 +12,7 @@ import {
   slurmSkip,
   startBridgeEnv,
   until,
-} from "./testing.ts";
+} from "../test/helpers/slurm.ts";
 
 const MiB = 1024 ** 2;
 const durations: string[] = [];

@@ -1,34 +1,17 @@
-import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { hostname } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { LiveSet } from "../bridges/local/live.ts";
+import { connectionRole } from "../bus/connect.ts";
+import { bridgeInstances } from "../bus/metrics.ts";
 import { createPublisher } from "../bus/publish.ts";
-import { defineFunction, type RunningFunction, startFunction } from "../bus/runtime.ts";
-import { type ErrorKind, KillOrder, LaunchBatch } from "../bus/schemas.ts";
-import { ensureSharedStreams } from "../bus/streams.ts";
-import {
-  bridgeHeartbeatSubject,
-  killSubject,
-  launchSubject,
-  SharedStreams,
-  Subjects,
-} from "../bus/subjects.ts";
 import type { Logger } from "../core/log.ts";
-import { Reporter } from "../worker/reporter.ts";
-import { adoptionScan } from "./adopt.ts";
-import { SlurmCommands } from "./commands.ts";
-import { type BridgeCore, type ReportedOutcome, reportingOf, type SubmitBackoff } from "./core.ts";
-import { handleKill } from "./kill.ts";
-import { handleLaunch } from "./launch.ts";
-import { queuesMessage, queuesMsgId, readPartitions } from "./partitions.ts";
-import { pollCycle } from "./poll.ts";
+import { readopt } from "./adopt.ts";
+import { bridgeStats, type SlurmBridgeStats, startAnnouncing } from "./announce.ts";
+import type { SlurmCommands } from "./commands.ts";
+import { startConsumers } from "./consumers.ts";
+import type { ReportedOutcome, SubmitBackoff } from "./core.ts";
+import { serialPollCycle } from "./poll.ts";
 import { Poller } from "./poller.ts";
-import { readMaxArraySize } from "./sbatch.ts";
-import { BridgeState } from "./state.ts";
+import { createCore } from "./setup.ts";
 
 /**
  * The slurm-bridge: a thin daemon for the login node that needs NATS and the Slurm
@@ -52,11 +35,14 @@ import { BridgeState } from "./state.ts";
  * Robustness: sbatch failures are retried with capped, jittered backoff while the launch
  *   message is kept alive; sacct failures only lengthen the poll interval (nothing is
  *   marked failed for them; live instances keep their heartbeats).
- * This module wires the daemon; the work is in launch.ts (sbatch), poll.ts (sacct),
- *   kill.ts (scancel) and adopt.ts (re-adoption), on what core.ts says they share.
+ * This module wires the daemon: setup.ts builds the core (what launch.ts, poll.ts, kill.ts
+ *   and adopt.ts share, core.ts), consumers.ts feeds it launch batches and kill orders,
+ *   poller.ts runs poll.ts's cycles, announce.ts publishes heartbeats, counters and queues.
  */
 
-export type { ReportedOutcome };
+export type { SlurmBridgeStats } from "./announce.ts";
+export type { ReportedOutcome } from "./core.ts";
+export { DEFAULT_WORKER, deriveTagPrefix } from "./setup.ts";
 
 export interface SlurmBridgeOptions {
   nc: NatsConnection;
@@ -89,8 +75,10 @@ export interface SlurmBridgeOptions {
   vanishSeconds?: number;
   /** a job sacct does not know at all for this long: its instances are lost (default 600 s) */
   missingSeconds?: number;
-  /** ack wait of the launch consumer */
+  /** ack wait of the launch consumer, where the bridge may set it (default 60 s) */
   ackWaitMs?: number;
+  /** the credentials file the workers report with (default: the bridge connection's) */
+  workerCredentials?: string | undefined;
   /** launch batches handled at once */
   concurrency?: number;
   commands?: SlurmCommands;
@@ -100,24 +88,6 @@ export interface SlurmBridgeOptions {
   submitBackoff?: SubmitBackoff;
   /** test hook: runs after a part's job was submitted, before it is recorded */
   afterSubmit?(tag: string, jobId: string): Promise<void>;
-}
-
-export interface SlurmBridgeStats {
-  sbatch_calls: number;
-  sacct_calls: number;
-  squeue_calls: number;
-  scancel_calls: number;
-  scontrol_calls: number;
-  sbatch_failures: number;
-  sacct_failures: number;
-  poll_cycles: number;
-  poll_interval_ms: number;
-  batches: number;
-  parts_submitted: number;
-  parts_adopted: number;
-  live_instances: number;
-  max_array_size: number;
-  reported: Record<"done" | ErrorKind, number>;
 }
 
 export interface SlurmBridge {
@@ -136,246 +106,69 @@ export interface SlurmBridge {
   stop(): Promise<void>;
 }
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
-export const DEFAULT_WORKER = join(ROOT, "dist", "drover-worker.mjs");
-
-/** A prefix unique to this installation: its NATS URL and when its launch stream was made. */
-export async function deriveTagPrefix(nc: NatsConnection, natsUrl: string): Promise<string> {
-  const jsm = await jetstreamManager(nc);
-  await ensureSharedStreams(jsm);
-  const info = await jsm.streams.info(SharedStreams.launch.name);
-  const digest = createHash("sha256").update(`${natsUrl}|${info.created}`).digest("hex");
-  return `drv${digest.slice(0, 8)}`;
-}
-
 export async function startSlurmBridge(options: SlurmBridgeOptions): Promise<SlurmBridge> {
-  const { nc } = options;
-  const cluster = options.cluster ?? "slurm";
-  const cmds = options.commands ?? new SlurmCommands();
-  const node = options.node ?? process.execPath;
-  const worker = options.worker ?? DEFAULT_WORKER;
-  if (!existsSync(worker)) {
-    throw new Error(`the worker bundle ${worker} is missing: run npm run build:worker`);
-  }
-  const tagPrefix = options.tagPrefix ?? (await deriveTagPrefix(nc, options.natsUrl));
-  const id = `slurm-${hostname()}-${process.pid}`;
-  const log = options.log.child({ bridge: id, cluster, tag: tagPrefix });
-  const stateDir = join(options.stateDir, tagPrefix);
-  const jobsDir = options.jobsDir ?? join(options.stateDir, tagPrefix, "jobs");
-  const clusterMax = await readMaxArraySize(cmds);
-  const maxArraySize = Math.min(clusterMax, options.maxArraySize ?? clusterMax);
-
-  const publisher = createPublisher(nc, jetstream(nc));
-  const reporter = new Reporter(publisher.publish, log, { reporterId: id });
-  const live = new LiveSet(reporter, 1000);
-  const state = new BridgeState(stateDir);
+  const publisher = createPublisher(options.nc, jetstream(options.nc));
   const abort = new AbortController();
-  const shared = {
-    state,
-    reporter,
-    live,
-    reported: { done: 0, error: 0, memory: 0, runtime: 0, lost: 0, killed: 0 },
-    outcomes: new Map<number, ReportedOutcome>(),
-  };
-  const core: BridgeCore = {
-    ...shared,
-    ...reportingOf(shared),
-    cluster,
-    tagPrefix,
-    cmds,
-    log,
-    signal: abort.signal,
-    jobsDir,
-    maxArraySize,
-    adoptWindowMs: (options.adoptWindowHours ?? 48) * 3600_000,
-    vanishMs: (options.vanishSeconds ?? 60) * 1000,
-    missingMs: (options.missingSeconds ?? 600) * 1000,
-    // slurmdbd may record a job COMPLETED a moment before its .batch step's MaxRSS.
-    rssGraceMs: 5_000,
-    fileOptions: {
-      jobsDir,
-      logDir: options.logDir,
-      natsUrl: options.natsUrl,
-      tagPrefix,
-      node,
-      worker,
-    },
-    submitBackoff: options.submitBackoff ?? {},
-    ...(options.afterSubmit ? { afterSubmit: options.afterSubmit } : {}),
-    counters: { pollCycles: 0, batches: 0, partsSubmitted: 0, partsAdopted: 0 },
-    earlyKills: new Map<number, string>(),
+  // Both reach the poller, built on the core below: nothing calls them before it exists.
+  const { id, stateDir, core } = await createCore(options, publisher.publish, abort.signal, {
     kick: () => poller.kick(),
     pollIntervalMs: () => poller.interval.ms,
-  };
-  const { counters, reported } = core;
-
-  // ---------------------------------------------------------------- re-adoption
-  const adopted = state.load((problem) => log.warn({ problem }, "state not fully re-adopted"));
-  for (const part of adopted) core.track(part);
-  counters.partsAdopted += adopted.length;
-  try {
-    await adoptionScan(core, adopted.length);
-  } catch (err) {
-    // sacct is down: what the state file holds is tracked; the scan is not retried.
-    log.warn({ err }, "start-up scan for tagged jobs failed");
-  }
-
-  // ---------------------------------------------------------------- polling
-  /** One cycle at a time (the poller's and pollNow's). */
-  let inCycle: Promise<boolean> | undefined;
-  async function serialCycle(): Promise<boolean> {
-    while (inCycle) await inCycle.catch(() => false);
-    inCycle = pollCycle(core);
-    try {
-      return await inCycle;
-    } finally {
-      inCycle = undefined;
-    }
-  }
-
+  });
+  const { log, reporter, live, state } = core;
+  await readopt(core);
+  const cycle = serialPollCycle(core);
   const poller = new Poller({
     minMs: (options.pollSeconds ?? 10) * 1000,
     maxMs: (options.maxPollSeconds ?? 60) * 1000,
-    cycle: serialCycle,
+    cycle,
     onError: (err) => log.error({ err }, "poll cycle failed"),
   });
-
-  // ---------------------------------------------------------------- consumers
-  const launchName = `bridge-${cluster}`;
-  const launchFn = defineFunction({
-    name: launchName,
-    schemas: { [launchSubject(cluster)]: LaunchBatch },
-    concurrency: options.concurrency ?? 4,
-    ackWaitMs: options.ackWaitMs ?? 60_000,
-    // A batch is never dropped for a failure of ours: it is retried until it goes through.
-    maxDeliver: 1000,
-    stream: {
-      name: SharedStreams.launch.name,
-      subjects: SharedStreams.launch.subjects,
-      filterSubject: launchSubject(cluster),
-    },
-    async handle(msg, ctx) {
-      if (msg.data.cluster !== cluster) {
-        ctx.log.warn({ cluster: msg.data.cluster }, "launch batch names another cluster");
-      }
-      await handleLaunch(core, msg.data, ctx.delivery);
-    },
+  // Announced first: on an authenticated NATS the service makes this person's consumers
+  // when it hears of their bridge, and the consumers wait for that.
+  const announcing = await startAnnouncing(core, id, publisher.publish, {
+    ...options,
+    announceQueues: connectionRole(options.nc) !== "person",
   });
-  const killFn = defineFunction({
-    name: `${launchName}-ctl`,
-    schemas: { [killSubject(cluster)]: KillOrder },
-    stream: {
-      name: SharedStreams.ctl.name,
-      subjects: SharedStreams.ctl.subjects,
-      filterSubject: killSubject(cluster),
-    },
-    async handle(msg, ctx) {
-      const ours = await handleKill(core, msg.data.instance_ids, msg.data.reason);
-      ctx.log.info(
-        { asked: msg.data.instance_ids.length, ours, reason: msg.data.reason },
-        "kill order",
-      );
-    },
-  });
-
-  const stats = (): SlurmBridgeStats => ({
-    sbatch_calls: cmds.calls.sbatch,
-    sacct_calls: cmds.calls.sacct,
-    squeue_calls: cmds.calls.squeue,
-    scancel_calls: cmds.calls.scancel,
-    scontrol_calls: cmds.calls.scontrol,
-    sbatch_failures: cmds.failures.sbatch,
-    sacct_failures: cmds.failures.sacct,
-    poll_cycles: counters.pollCycles,
-    poll_interval_ms: poller.interval.ms,
-    batches: counters.batches,
-    parts_submitted: counters.partsSubmitted,
-    parts_adopted: counters.partsAdopted,
-    live_instances: state.liveCount,
-    max_array_size: maxArraySize,
-    reported: { ...reported },
-  });
-
-  // ---------------------------------------------------------------- queues, heartbeats
-  let lastQueues = "";
-  async function publishQueues(): Promise<void> {
-    try {
-      const message = queuesMessage(cluster, await readPartitions(cmds));
-      await publisher.publish(Subjects.clusterQueues, message, { msgID: queuesMsgId(message) });
-      const text = JSON.stringify(message.queues);
-      if (text !== lastQueues)
-        log.info({ queues: message.queues }, "partitions published as queues");
-      lastQueues = text;
-    } catch (err) {
-      log.warn({ err }, "partitions not published; trying again later");
-    }
-  }
-
-  const beat = async () => {
-    const { reported: r, ...flat } = stats();
-    const counters_ = {
-      ...flat,
-      ...Object.fromEntries(Object.entries(r).map(([k, v]) => [`reported_${k}`, v])),
-    };
-    try {
-      await publisher.publish(bridgeHeartbeatSubject(cluster), {
-        v: 1,
-        cluster,
-        bridge_id: id,
-        live_instances: state.liveCount,
-        counters: counters_,
-      });
-    } catch (err) {
-      log.debug({ err }, "bridge heartbeat not published");
-    }
-  };
-
-  const running: RunningFunction[] = [];
-  try {
-    running.push(await startFunction(launchFn, { nc, log }));
-    running.push(await startFunction(killFn, { nc, log }));
-  } catch (err) {
-    await Promise.allSettled(running.map((f) => f.stop()));
+  const running = await startConsumers(core, options.nc, options).catch(async (err) => {
+    await announcing.stop();
     throw err;
-  }
+  });
   live.start();
   poller.start();
-  await publishQueues();
-  void beat();
-  const beatTimer = setInterval(() => void beat(), options.bridgeHeartbeatMs ?? 5000);
-  const queuesTimer = setInterval(() => void publishQueues(), options.queuesRefreshMs ?? 600_000);
-  beatTimer.unref();
-  queuesTimer.unref();
-
+  // Slurm holds the slots: what the bridge has is the instances of jobs not yet ended.
+  const unmeasure = bridgeInstances.add(() => [
+    { labels: { cluster: core.cluster, state: "running" }, value: state.liveCount },
+  ]);
   log.info(
     {
       stateDir,
-      jobsDir,
+      jobsDir: core.jobsDir,
       logDir: options.logDir,
-      maxArraySize,
+      maxArraySize: core.maxArraySize,
       live: state.liveCount,
       pollSeconds: options.pollSeconds ?? 10,
     },
     "slurm bridge started",
   );
 
+  const stats = () => bridgeStats(core);
   let stopped: Promise<void> | undefined;
   return {
     id,
-    cluster,
-    tagPrefix,
-    commands: cmds,
+    cluster: core.cluster,
+    tagPrefix: core.tagPrefix,
+    commands: core.cmds,
     stats,
     outcomes: core.outcomes,
-    pollNow: serialCycle,
+    pollNow: cycle,
     flush: () => reporter.flush(),
     stop() {
       stopped ??= (async () => {
         abort.abort();
         await Promise.allSettled(running.map((f) => f.stop()));
         await poller.stop();
-        clearInterval(beatTimer);
-        clearInterval(queuesTimer);
+        announcing.stop();
+        unmeasure();
         live.stop();
         state.persist();
         await reporter.close(10_000);

@@ -1,6 +1,6 @@
-import type { LiveSet } from "../bridges/local/live.ts";
 import type { ErrorKind } from "../bus/schemas.ts";
 import type { Logger } from "../core/log.ts";
+import type { LiveSet } from "../worker/live.ts";
 import type { Reporter } from "../worker/reporter.ts";
 import type { ResultEntry } from "../worker/results.ts";
 import type { SlurmCommands } from "./commands.ts";
@@ -9,7 +9,7 @@ import type { BridgeState, TrackedInstance, TrackedPart } from "./state.ts";
 
 /**
  * What the parts of a running slurm-bridge share: its settings, its state, and the two
- * ways out of it (a report, a poll soon). Built once by startSlurmBridge; launch.ts,
+ * ways out of it (a report, a poll soon). Built once by createCore (setup.ts); launch.ts,
  * kill.ts, poll.ts and adopt.ts each work on it.
  */
 
@@ -31,6 +31,8 @@ export interface SubmitBackoff {
 
 export interface BridgeCore {
   cluster: string;
+  /** the person this bridge serves (its connection's token): their batches, as them */
+  owner: string;
   tagPrefix: string;
   cmds: SlurmCommands;
   log: Logger;

@@ -10,10 +10,17 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { connectBus, type NatsConnection } from "../bus/connect.ts";
 import { commands as cliCommands } from "../cli/main.ts";
-import type { Submission } from "../spec/submission.ts";
+import type { Submission } from "../submission/submission.ts";
+import {
+  sacctByPrefix,
+  slurmSkip,
+  slurmWorkflow,
+  template,
+  testLogger,
+  until,
+} from "../test/helpers/slurm.ts";
 import { startTestStack, type TestStack } from "../test/helpers/stack.ts";
 import { type SlurmBridge, startSlurmBridge } from "./bridge.ts";
-import { sacctByPrefix, slurmSkip, slurmWorkflow, template, testLogger, until } from "./testing.ts";
 
 const MiB = 1024 ** 2;
 const ROOT = fileURLToPath(new URL("../", import.meta.url));

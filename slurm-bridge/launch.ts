@@ -5,8 +5,8 @@ import type { BridgeCore } from "./core.ts";
 import { killedResult, sleep } from "./core.ts";
 import { killTracked } from "./kill.ts";
 import {
+  batchTag,
   findJobByTag,
-  jobTag,
   type Part,
   partFiles,
   SbatchRefused,
@@ -45,7 +45,7 @@ async function acceptPart(
   delivery: number,
 ): Promise<TrackedPart | undefined> {
   const { log, counters } = core;
-  const tag = jobTag(core.tagPrefix, batch.batch_id, part.part);
+  const tag = batchTag(core.tagPrefix, batch, part.part);
   const files = partFiles(core.jobsDir, batch.batch_id, part.part);
   // Delivered before: an earlier attempt may have submitted it and died.
   let jobId =
@@ -63,9 +63,10 @@ async function acceptPart(
       return false;
     });
     if (keep.length === 0) return undefined;
-    const written = writePart(batch, { ...part, instances: keep }, core.fileOptions);
     const backoff = core.submitBackoff;
     try {
+      // Inside: a batch whose names cannot go into a job script is refused like one sbatch refuses.
+      const written = writePart(batch, { ...part, instances: keep }, core.fileOptions);
       jobId = await submitPart(core.cmds, written, {
         signal: core.signal,
         ...(backoff.baseMs ? { baseBackoffMs: backoff.baseMs } : {}),

@@ -7,9 +7,10 @@
  * re-adopts them); a second signal exits at once.
  */
 import { hostname } from "node:os";
-import { connectBus } from "../bus/connect.ts";
+import { connectConfigured } from "../bus/connect.ts";
 import { loadConfig } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
+import { startMetricsServer } from "../core/metrics.ts";
 import { stopOnSignals } from "../core/signals.ts";
 import { startSlurmBridge } from "./bridge.ts";
 import { bridgeOptions, loadSlurmSettings } from "./options.ts";
@@ -17,7 +18,9 @@ import { bridgeOptions, loadSlurmSettings } from "./options.ts";
 const config = loadConfig();
 const settings = loadSlurmSettings(config);
 const log = createLogger({ name: "slurm-bridge", level: config.logLevel });
-const nc = await connectBus(config.natsUrl, `drover-slurm-bridge-${hostname()}-${process.pid}`);
+const metrics =
+  config.metricsPort > 0 ? await startMetricsServer({ port: config.metricsPort, log }) : undefined;
+const nc = await connectConfigured(config, `drover-slurm-bridge-${hostname()}-${process.pid}`);
 // Signals are taken from the start: a SIGTERM while the bridge is still starting waits
 // for it to be up, then stops it cleanly.
 const started = startSlurmBridge({ nc, log, ...bridgeOptions(config, settings) }).catch(
@@ -29,5 +32,6 @@ const started = startSlurmBridge({ nc, log, ...bridgeOptions(config, settings) }
 stopOnSignals(async () => {
   await (await started).stop();
   await nc.drain();
+  await metrics?.close();
 }, log);
 await started;

@@ -1,7 +1,4 @@
-import { createHash } from "node:crypto";
-import { registerSchema } from "../bus/publish.ts";
-import { ClusterQueues, type QueueLimits } from "../bus/schemas.ts";
-import { Subjects } from "../bus/subjects.ts";
+import type { ClusterQueues, QueueLimits } from "../bus/schemas.ts";
 import type { SlurmCommands } from "./commands.ts";
 import { parseElapsed } from "./sacct.ts";
 
@@ -12,8 +9,6 @@ import { parseElapsed } from "./sacct.ts";
  * for register-queues to record (the bridge has no database). The default partition
  * comes first: the first queue a cluster registers is its default queue.
  */
-
-registerSchema(Subjects.clusterQueues, ClusterQueues);
 
 /** `Key=Value` fields of one `-o` line. */
 export function fields(line: string): Map<string, string> {
@@ -88,10 +83,4 @@ export async function readPartitions(cmds: SlurmCommands): Promise<QueueLimits[]
 
 export function queuesMessage(cluster: string, queues: QueueLimits[]): ClusterQueues {
   return { v: 1, cluster, kind: "slurm", queues };
-}
-
-/** Same queues, same message id: a re-publish within the dedupe window is stored once. */
-export function queuesMsgId(message: ClusterQueues): string {
-  const digest = createHash("sha256").update(JSON.stringify(message)).digest("hex").slice(0, 24);
-  return `queues-${message.cluster}-${digest}`;
 }

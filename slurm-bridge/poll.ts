@@ -129,3 +129,17 @@ export async function pollCycle(core: BridgeCore): Promise<boolean> {
   else log.debug(fields, "poll cycle");
   return activity;
 }
+
+/** pollCycle one at a time, however many ask (the poller's timer, pollNow). */
+export function serialPollCycle(core: BridgeCore): () => Promise<boolean> {
+  let inCycle: Promise<boolean> | undefined;
+  return async () => {
+    while (inCycle) await inCycle.catch(() => false);
+    inCycle = pollCycle(core);
+    try {
+      return await inCycle;
+    } finally {
+      inCycle = undefined;
+    }
+  };
+}

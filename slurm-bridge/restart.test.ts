@@ -9,10 +9,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { connectBus } from "../bus/connect.ts";
-import type { Submission } from "../spec/submission.ts";
+import type { Submission } from "../submission/submission.ts";
+import { sacctByPrefix, slurmSkip, slurmWorkflow, template, until } from "../test/helpers/slurm.ts";
 import { startTestStack, type TestStack } from "../test/helpers/stack.ts";
 import { deriveTagPrefix } from "./bridge.ts";
-import { sacctByPrefix, slurmSkip, slurmWorkflow, template, until } from "./testing.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 

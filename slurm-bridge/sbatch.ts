@@ -1,6 +1,7 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LaunchBatch, LaunchInstance } from "../bus/schemas.ts";
+import { optionValueProblem } from "../core/option-values.ts";
 import type { Manifest } from "../worker/manifest.ts";
 import { CommandFailed, type SlurmCommands } from "./commands.ts";
 import { sleep } from "./core.ts";
@@ -43,18 +44,43 @@ export function splitParts(instances: readonly LaunchInstance[], maxArraySize: n
     .map(([part, list], k) => ({ part: k, offset: part * maxArraySize, instances: list }));
 }
 
-/** The job name that finds a part again: `<prefix>-b<batch id>-<part>`. */
-export function jobTag(prefix: string, batchId: number, part: number): string {
-  return `${prefix}-b${batchId}-${part}`;
+/**
+ * The job name that finds a part again: `<prefix>-<label>-b<batch id>-<part>`, e.g.
+ * `drv1f02f7d3-w12-prep-b639-0` (workflow 12, template prep): readable in squeue, and
+ * unique per batch and installation (the prefix). Without a label (a launch message of
+ * an older version) it is `<prefix>-b<batch id>-<part>`, as jobs submitted before were
+ * named: a delivered-again message finds its job under the name it was given.
+ */
+export function jobTag(prefix: string, batchId: number, part: number, label?: string): string {
+  return label ? `${prefix}-${label}-b${batchId}-${part}` : `${prefix}-b${batchId}-${part}`;
 }
 
-/** Parses a tag back; undefined when it is not one of this prefix. */
+/** What a batch's job names say besides its id: its workflow and template. */
+export function batchLabel(
+  batch: Pick<LaunchBatch, "workflow_id" | "template">,
+): string | undefined {
+  if (batch.template === undefined) return undefined;
+  // Job names go into the script and into `squeue --name=a,b`: letters, digits, _ . + -
+  // only (no commas), and short enough to read.
+  const template = batch.template.replace(/[^A-Za-z0-9_.+-]/g, "_").slice(0, 40);
+  return `w${batch.workflow_id}-${template}`;
+}
+
+/** The tag of a batch's part. */
+export function batchTag(prefix: string, batch: LaunchBatch, part: number): string {
+  return jobTag(prefix, batch.batch_id, part, batchLabel(batch));
+}
+
+/**
+ * Parses a tag back, with or without a label (jobs of both forms are adopted after a
+ * restart); undefined when it is not one of this prefix.
+ */
 export function parseTag(
   prefix: string,
   name: string,
 ): { batchId: number; part: number } | undefined {
-  if (!name.startsWith(`${prefix}-b`)) return undefined;
-  const m = /^(\d+)-(\d+)$/.exec(name.slice(prefix.length + 2));
+  if (!name.startsWith(`${prefix}-`)) return undefined;
+  const m = /^(?:[A-Za-z0-9_.+-]+-)?b(\d+)-(\d+)$/.exec(name.slice(prefix.length + 1));
   return m ? { batchId: Number(m[1]), part: Number(m[2]) } : undefined;
 }
 
@@ -88,18 +114,32 @@ export function instanceLogs(logDir: string, workflowId: number, i: LaunchInstan
   return { stdout: `${base}.out`, stderr: `${base}.err` };
 }
 
+/** Who the workers of a bridge report as, and where. */
+export interface WorkerIdentity {
+  natsUrl: string;
+  /** the bridge's person: their instances, their token */
+  owner: string;
+  /** their credentials file, readable by them (the job runs as them) */
+  credentials?: string | undefined;
+}
+
 export function buildManifest(
   batch: LaunchBatch,
   part: Part,
-  natsUrl: string,
-  logDir: string,
+  o: WorkerIdentity & { logDir: string },
 ): Manifest {
+  const logDir = o.logDir;
   return {
-    nats_url: natsUrl,
+    nats_url: o.natsUrl,
+    owner: o.owner,
+    ...(o.credentials ? { credentials: o.credentials } : {}),
     cluster: batch.cluster,
     workflow_id: batch.workflow_id,
     heartbeat_seconds: batch.heartbeat_seconds,
     signal_deaths: "bridge",
+    ...(batch.env ? { env: batch.env } : {}),
+    ...(batch.working_dir ? { working_dir: batch.working_dir } : {}),
+    umask: ownerUmask(),
     instances: part.instances.map((i) => ({
       id: i.id,
       task_id: i.task_id,
@@ -110,13 +150,46 @@ export function buildManifest(
       ...instanceLogs(logDir, batch.workflow_id, i),
       memory_bytes: batch.resources.memory_bytes,
       runtime_seconds: batch.resources.runtime_seconds,
+      ...(i.env ? { env: i.env } : {}),
+      ...(i.working_dir ? { working_dir: i.working_dir } : {}),
     })),
   };
 }
 
-/** `--mem` in MiB and `--time` in minutes, rounded up (Slurm counts whole minutes). */
+let umaskRead: number | undefined;
+
+/** This process's umask (the owner's usual one), read from /proc without changing it. */
+export function ownerUmask(): number {
+  if (umaskRead === undefined) {
+    const m = /^Umask:\s*([0-7]+)/m.exec(readFileSafe("/proc/self/status"));
+    umaskRead = m ? Number.parseInt(m[1]!, 8) : 0o022;
+  }
+  return umaskRead;
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * `--mem` in MiB and `--time` in minutes, rounded up (Slurm counts whole minutes). The
+ * names a batch carries are checked again here, whoever published it: a newline in one
+ * would add lines to the job script. A batch that fails is refused, never written.
+ */
 export function sbatchOptions(batch: LaunchBatch, tag: string, files: PartFiles): string[] {
   const r = batch.resources;
+  for (const [what, value] of [
+    ["partition (queue)", batch.queue],
+    ["account (project)", r.project ?? "none"],
+    ["job name", tag],
+  ] as const) {
+    const problem = optionValueProblem(what, value);
+    if (problem) throw new SbatchRefused(problem);
+  }
   return [
     `--job-name=${tag}`,
     `--partition=${batch.queue}`,
@@ -161,27 +234,25 @@ export interface WrittenPart {
 export function writePart(
   batch: LaunchBatch,
   part: Part,
-  o: {
+  o: WorkerIdentity & {
     jobsDir: string;
     logDir: string;
-    natsUrl: string;
     tagPrefix: string;
     node: string;
     worker: string;
   },
 ): WrittenPart {
-  const tag = jobTag(o.tagPrefix, batch.batch_id, part.part);
+  const tag = batchTag(o.tagPrefix, batch, part.part);
   const files = partFiles(o.jobsDir, batch.batch_id, part.part);
-  const manifest = buildManifest(batch, part, o.natsUrl, o.logDir);
-  mkdirSync(files.dir, { recursive: true });
-  mkdirSync(join(o.logDir, String(batch.workflow_id)), { recursive: true });
-  writeFileSync(files.manifest, JSON.stringify(manifest));
+  const manifest = buildManifest(batch, part, o);
+  // The owner's only: the manifest holds every command, the environment and the NATS URL.
+  mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+  mkdirSync(join(o.logDir, String(batch.workflow_id)), { recursive: true, mode: 0o700 });
+  writeFileSync(files.manifest, JSON.stringify(manifest), { mode: 0o600 });
   writeFileSync(
     files.script,
     jobScript(sbatchOptions(batch, tag, files), o.node, o.worker, files.manifest),
-    {
-      mode: 0o755,
-    },
+    { mode: 0o700 },
   );
   return {
     part,

@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { z } from "zod";
+import { privateDir } from "../core/private-files.ts";
 import { parseManifest } from "../worker/manifest.ts";
 import type { LaunchedEntry } from "../worker/reporter.ts";
 import type { SlurmCommands } from "./commands.ts";
@@ -88,7 +89,7 @@ export class BridgeState {
   private dirty = false;
 
   constructor(stateDir: string) {
-    mkdirSync(stateDir, { recursive: true });
+    privateDir(stateDir);
     this.file = join(stateDir, "state.json");
   }
 
@@ -254,7 +255,7 @@ export class BridgeState {
       finished: Object.fromEntries(this.finished),
     };
     const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(data));
+    writeFileSync(tmp, JSON.stringify(data), { mode: 0o600 });
     renameSync(tmp, this.file);
     this.dirty = false;
   }

@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connectBus, type NatsConnection } from "../bus/connect.ts";
+import { slurmSkip, slurmWorkflow, template, testLogger, until } from "../test/helpers/slurm.ts";
 import { startTestStack, type TestStack } from "../test/helpers/stack.ts";
 import { type SlurmBridge, startSlurmBridge } from "./bridge.ts";
-import { slurmSkip, slurmWorkflow, template, testLogger, until } from "./testing.ts";
 
 describe("a task over its time limit on Slurm", { skip: slurmSkip, timeout: 600_000 }, () => {
   let stack: TestStack;

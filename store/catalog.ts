@@ -1,14 +1,10 @@
 import type { Sql, TransactionSql } from "postgres";
-import type { Catalog } from "../spec/resolve.ts";
+import type { QueueLimits } from "../core/scale.ts";
+import type { Catalog } from "../submission/resolve.ts";
 
 /** Clusters and their queues with limits, as registered in the database. */
-export interface QueueRow {
-  id: number;
-  name: string;
-  max_cores: number | null;
-  max_memory_bytes: number | null;
-  max_runtime_seconds: number | null;
-}
+/** A queue of the catalog, with its limits. */
+export type QueueRow = QueueLimits;
 
 export interface ClusterRow {
   id: number;

@@ -1,5 +1,5 @@
 import type { Sql, TransactionSql } from "postgres";
-import { LIVE_WORKFLOW } from "./statuses.ts";
+import { LIVE_WORKFLOW } from "../core/statuses.ts";
 
 type Tx = TransactionSql | Sql;
 

@@ -1,5 +1,5 @@
 import type { Sql, TransactionSql } from "postgres";
-import { LIVE_INSTANCE } from "./statuses.ts";
+import { LIVE_INSTANCE } from "../core/statuses.ts";
 
 /** Halting a workflow: what a stop command and the reaper's workflow timeout share. */
 
@@ -26,6 +26,8 @@ export async function setWorkflowStatus(
 export interface KillList {
   cluster: string;
   instance_ids: number[];
+  /** of them, those that were RUNNING (the others had not started) */
+  running: number;
 }
 
 /**
@@ -35,10 +37,16 @@ export interface KillList {
  */
 export async function haltTasks(tx: Tx, workflowId: number): Promise<KillList[]> {
   const killed = await tx<KillList[]>`
-    with k as (
-      update task_instance set status = 'KILL_SELF', status_at = now()
+    with live as (
+      -- what each was before: a stop tells running work from work that never started
+      select id, status as was from task_instance
       where workflow_id = ${workflowId} and status = any(${[...LIVE_INSTANCE]}::text[])
-      returning id, task_id
+      for update
+    ), k as (
+      update task_instance i set status = 'KILL_SELF', status_at = now()
+      from live
+      where i.id = live.id and i.status = any(${[...LIVE_INSTANCE]}::text[])
+      returning i.id, i.task_id, live.was
     ), audit as (
       insert into task_instance_status_audit (task_instance_id, status) select id, 'KILL_SELF' from k
     ), fatal as (
@@ -48,7 +56,8 @@ export async function haltTasks(tx: Tx, workflowId: number): Promise<KillList[]>
     ), fatal_audit as (
       insert into task_status_audit (task_id, workflow_id, status) select id, ${workflowId}, 'ERROR_FATAL' from fatal
     )
-    select c.name as cluster, array_agg(k.id order by k.id) as instance_ids
+    select c.name as cluster, array_agg(k.id order by k.id) as instance_ids,
+      count(*) filter (where k.was = 'RUNNING')::int as running
     from k join task t on t.id = k.task_id join cluster c on c.id = t.cluster_id
     group by c.name`;
   await tx`

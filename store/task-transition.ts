@@ -1,5 +1,5 @@
 import type { Sql, TransactionSql } from "postgres";
-import type { TaskStatus } from "./statuses.ts";
+import type { TaskStatus } from "../core/statuses.ts";
 
 type Tx = TransactionSql | Sql;
 
@@ -14,7 +14,7 @@ export interface MovedTask {
  * were handled by another delivery and are skipped; the moved ones come back (id order),
  * so callers act only on what this statement changed.
  *
- * How every guarded update by ids is written (here and in the functions' sql.ts): the
+ * How every guarded update by ids is written (here and in the rest of store/): the
  * allowed statuses as an array parameter, and no other indexed condition (no
  * workflow_id). Status statistics are stale on a table whose statuses churn, and a
  * literal status lets the planner prove a partial index's predicate (task_active_idx,

@@ -1,5 +1,5 @@
 import type { Sql, TransactionSql } from "postgres";
-import { ACTIVE_TASK, LIVE_RUN, LIVE_WORKFLOW, TASK_STATUSES } from "./statuses.ts";
+import { ACTIVE_TASK, LIVE_RUN, LIVE_WORKFLOW, TASK_STATUSES } from "../core/statuses.ts";
 
 type Tx = TransactionSql | Sql;
 
@@ -110,4 +110,23 @@ export async function endWorkflows(
     )
     select id from w order by id`;
   return rows.map((r) => r.id);
+}
+
+/**
+ * A workflow that stopped (FAILED or HALTED) whose tasks are now all DONE — tasks set
+ * DONE by hand — is DONE, as Jobmon has it. Its runs keep the status they ended with.
+ * Returns whether it changed; the caller holds the workflow row lock.
+ */
+export async function finishIfAllDone(tx: Tx, workflowId: number): Promise<boolean> {
+  const rows = await tx<{ id: number }[]>`
+    with w as (
+      update workflow set status = 'DONE', status_at = now(), error = null
+      where id = ${workflowId} and status in ('FAILED', 'HALTED')
+        and not exists (select 1 from task t
+          where t.workflow_id = ${workflowId} and t.status = any(${NOT_DONE_TASK}::text[]))
+      returning id
+    )
+    insert into workflow_status_audit (workflow_id, status) select id, 'DONE' from w
+    returning workflow_id as id`;
+  return rows.length > 0;
 }

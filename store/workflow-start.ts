@@ -1,5 +1,5 @@
 import type { Sql, TransactionSql } from "postgres";
-import { LIVE_RUN } from "./statuses.ts";
+import { LIVE_RUN } from "../core/statuses.ts";
 
 type Tx = TransactionSql | Sql;
 

@@ -13,8 +13,8 @@ import { describe, test } from "node:test";
 import { connectBus } from "../bus/connect.ts";
 import { followWorkflow } from "../client/follow.ts";
 import { submitWorkflow } from "../client/submit.ts";
-import { connectMaintenance, quoteIdent } from "../db/connect.ts";
-import type { Submission } from "../spec/submission.ts";
+import { connectMaintenance, quoteIdent } from "../store/connect.ts";
+import type { Submission } from "../submission/submission.ts";
 import { baseUrl, type FreshDatabase, freshDatabase } from "./helpers/db.ts";
 import { startNats, type TestNats, waitForFunctions } from "./helpers/nats.ts";
 
@@ -130,7 +130,7 @@ async function chaosRun(replicas: number, disrupt: Disruption, afterBind = false
     DROVER_HOME: mkdtempSync(join(tmpdir(), "drover-chaos-")),
   };
   const commands: Record<string, string[]> = {
-    bridge: ["bridges/local/main.ts", "--clusters", "dummy"],
+    bridge: ["local-bridge/main.ts", "--clusters", "dummy"],
     services: ["functions/main.ts", "query", "command"],
   };
   for (const fn of FUNCTIONS)

@@ -3,18 +3,20 @@
 // not answer (private ones are started in a directory of this test's own).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { TASK_STATUSES } from "../core/statuses.ts";
 import { processesWith } from "./helpers/processes.ts";
 
 const home = mkdtempSync(join(tmpdir(), "drover-cli-"));
-chmodSync(home, 0o755); // the private Postgres runs as the postgres user
+// Not under the home (0700): the private Postgres runs as the postgres user.
+const services = mkdtempSync(join(tmpdir(), "drover-cli-services-"));
 const env = {
   ...process.env,
   DROVER_HOME: home,
-  DROVER_SERVICES_DIR: join(home, "services"),
+  DROVER_SERVICES_DIR: services,
   DROVER_NATS_URL: "nats://127.0.0.1:1",
   DROVER_DATABASE_URL: "postgres://postgres@127.0.0.1:1/drover",
   DROVER_LOG_LEVEL: "warn",
@@ -51,17 +53,6 @@ tasks:
   - { template: report, upstream: [{ template: prep }] }
 `,
 );
-const STATUSES = [
-  "REGISTERING",
-  "QUEUED",
-  "INSTANTIATING",
-  "LAUNCHED",
-  "RUNNING",
-  "DONE",
-  "ERROR_RECOVERABLE",
-  "ADJUSTING_RESOURCES",
-  "ERROR_FATAL",
-];
 
 /** Ids of the workflow's DONE tasks, as the CLI lists them. */
 function doneTaskIds(wf: string): number[] {
@@ -75,11 +66,13 @@ describe("drover CLI", { timeout: 300_000 }, () => {
     const up = drover(["up", "--json"]);
     assert.equal(up.code, 0, up.stderr);
     assert.match(String(json(up).nats_url), /^nats:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(up.stderr, /runs its own NATS .*unset DROVER_NATS_URL so that drover commands/);
     // Once up, commands find the stack through its file, whatever the environment says.
   });
   after(() => {
     const down = drover(["down", "--json"]);
     rmSync(home, { recursive: true, force: true });
+    rmSync(services, { recursive: true, force: true });
     assert.equal(down.code, 0, down.stderr);
   });
 
@@ -90,7 +83,7 @@ describe("drover CLI", { timeout: 300_000 }, () => {
     assert.deepEqual(Object.keys(out), ["id", "name", "status", "total", "counts"]);
     assert.equal(out.status, "DONE");
     assert.equal(out.total, 4);
-    assert.deepEqual(Object.keys(out.counts as object), STATUSES);
+    assert.deepEqual(Object.keys(out.counts as object), [...TASK_STATUSES]);
     assert.equal((out.counts as Record<string, number>).DONE, 4);
     assert.equal(typeof out.id, "number");
 
@@ -143,7 +136,13 @@ describe("drover CLI", { timeout: 300_000 }, () => {
 
     const errors = cli(["errors", String(out.id), "--json"]);
     assert.equal(errors.code, 0);
-    assert.deepEqual(json(errors), { errors: [] });
+    assert.deepEqual(json(errors), {
+      errors: [],
+      total: 0,
+      groups: [],
+      group_count: 0,
+      stopped: { attempts: 0, tasks: 0 },
+    });
 
     // Listed among the user's DONE workflows, not among the FAILED ones.
     const mine = cli(["workflows", "--user", userInfo().username, "--status", "done", "--json"]);
@@ -179,6 +178,7 @@ tasks:
     assert.match(r.stderr, /year/);
     assert.match(r.stderr, /nope/);
     assert.match(String(json(r).error), /year/);
+    assert.equal(json(r).reason, "invalid");
   });
 
   test("submit --wait of a workflow that fails: exit 1, FAILED, the error listed; then resubmitted", () => {
@@ -264,8 +264,24 @@ ${extraTask}`;
     }
   });
 
+  test("a NATS URL left in the environment that hides the running stack is pointed out", () => {
+    const up = drover(["up"]);
+    assert.equal(up.code, 0, up.stderr);
+    // Already up: nothing new to say about its NATS.
+    assert.doesNotMatch(up.stderr, /unset DROVER_NATS_URL/);
+    const r = drover(["workflows"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /DROVER_NATS_URL \(nats:\/\/127\.0\.0\.1:1\) is not the NATS of the stack running from .*\(nats:\/\/127\.0\.0\.1:\d+\); unset DROVER_NATS_URL/,
+    );
+    assert.doesNotMatch(cli(["workflows"]).stderr, /unset DROVER_NATS_URL/);
+  });
+
   test("concurrency, stop, resume and set-status change a running workflow", async () => {
-    // Six 2-second sleepers, paused from the start (limit 0); a downstream report.
+    // Six sleepers, paused from the start (limit 0); a downstream report. Naps 1 and 2
+    // take 2 s, the rest 10 s: a nap is still running when the test stops the workflow,
+    // however slowly the CLI calls in between answer on a loaded machine.
     const marker = `drover-cli-${process.pid}`;
     const running = join(home, "running.yaml");
     writeFileSync(
@@ -273,7 +289,7 @@ ${extraTask}`;
       `tool: { name: cli_test }
 workflow: { name: cli commands, default_cluster: local, max_concurrently_running: 0 }
 templates:
-  - { name: nap, command: "sleep 2 # ${marker} {i}", node_args: [i] }
+  - { name: nap, command: "sleep $(( {i} <= 2 ? 2 : 10 )) # ${marker} {i}", node_args: [i] }
   - { name: sum, command: "echo sum" }
 tasks:
   - { template: nap, foreach: { i: [1, 2, 3, 4, 5, 6] } }
@@ -375,6 +391,7 @@ tasks:
       "status",
       "tasks",
       "task",
+      "logs",
       "errors",
       "resume",
       "stop",
@@ -384,6 +401,8 @@ tasks:
       "up",
       "down",
       "migrate",
+      "bridge",
+      "supervisor",
     ]) {
       const r = drover([c, "--help"]);
       assert.equal(r.code, 0, c);

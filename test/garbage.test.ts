@@ -1,10 +1,14 @@
 // Bad input never crashes a handler: garbage and schema-invalid messages on every
 // subject end in the dead-letter stream with the reason, and a workflow running at the
 // same time is unaffected.
+
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { SharedStreams } from "../bus/subjects.ts";
+import { fillToken } from "../bus/contract.ts";
+import { Streams } from "../bus/contracts.ts";
+import { localUserToken } from "../core/identity.ts";
+import { asMine } from "./helpers/bus.ts";
 import { startTestStack, type TestStack } from "./helpers/stack.ts";
 import { fanIn } from "./helpers/submissions.ts";
 
@@ -48,11 +52,13 @@ test("garbage and invalid messages on every subject are dead-lettered with a rea
     "[]",
   ];
   for (const [subject] of SUBJECTS) {
-    for (const p of payloads) await js.publish(subject, p);
+    for (const p of payloads) await js.publish(asMine(subject), p);
   }
   // Requests with garbage are answered with an error, never crash the services.
-  for (const subject of ["query.workflow", "query.task", "cmd.stop", "cmd.set-status"]) {
-    const reply = await stack.nc.request(subject, "{garbage", { timeout: 5000 });
+  for (const subject of ["query.*.workflow", "query.*.task", "cmd.*.stop", "cmd.*.set-status"]) {
+    const reply = await stack.nc.request(fillToken(subject, localUserToken()), "{garbage", {
+      timeout: 5000,
+    });
     assert.match(reply.json<{ error: string }>().error, /JSON|invalid|expected/i, subject);
   }
 
@@ -64,11 +70,11 @@ test("garbage and invalid messages on every subject are dead-lettered with a rea
   const deadline = Date.now() + 30_000;
   let letters: { function: string; subject: string; reason: string }[] = [];
   while (Date.now() < deadline) {
-    const info = await jsm.streams.info(SharedStreams.dlq.name);
+    const info = await jsm.streams.info(Streams.dlq.name);
     if (info.state.messages >= expected) {
       letters = [];
       for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-        const m = await jsm.streams.getMessage(SharedStreams.dlq.name, { seq });
+        const m = await jsm.streams.getMessage(Streams.dlq.name, { seq });
         if (m) letters.push(m.json());
       }
       break;
@@ -77,7 +83,7 @@ test("garbage and invalid messages on every subject are dead-lettered with a rea
   }
   assert.equal(letters.length, expected, "one dead letter per bad message");
   for (const [subject, consumer] of SUBJECTS) {
-    const mine = letters.filter((l) => l.subject === subject);
+    const mine = letters.filter((l) => l.subject === asMine(subject));
     assert.equal(mine.length, payloads.length, subject);
     assert.ok(
       mine.every((l) => l.function === consumer && l.reason.length > 0),

@@ -1,24 +1,21 @@
 // The execution path end to end on a private nats-server: schedule, launch, heartbeat and
 // complete running as real consumers (startFunction), and a minimal bridge for the
 // `dummy` cluster that answers each launch batch with ti.launched, ti.running, ti.done.
-// (The real local bridge lives in bridges/local/.)
+// (The real local bridge lives in local-bridge/.)
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { jetstream } from "@nats-io/jetstream";
 import type { Sql } from "postgres";
 import { connectBus, type NatsConnection } from "../bus/connect.ts";
-import { type WorkflowEvent, workflowEventSubject } from "../bus/events.ts";
+import { clusterConsumer } from "../bus/consumer.ts";
+import { Contracts } from "../bus/contracts.ts";
+import type { WorkflowEvent } from "../bus/events.ts";
 import { createPublisher } from "../bus/publish.ts";
-import {
-  defineFunction,
-  type FunctionDefinition,
-  type RunningFunction,
-  startFunction,
-} from "../bus/runtime.ts";
-import { LaunchBatch } from "../bus/schemas.ts";
-import { launchSubject, SharedStreams, Subjects } from "../bus/subjects.ts";
+import { type RunningFunction, startConsumer } from "../bus/runtime.ts";
+import { localUserToken } from "../core/identity.ts";
 import { silentLogger } from "../core/log.ts";
 import { complete } from "../functions/complete/handler.ts";
+import { type FunctionDefinition, startFunction } from "../functions/context.ts";
 import { heartbeat } from "../functions/heartbeat/handler.ts";
 import { launch } from "../functions/launch/handler.ts";
 import { schedule } from "../functions/schedule/handler.ts";
@@ -33,39 +30,26 @@ let nc: NatsConnection;
 const running: RunningFunction[] = [];
 
 /** Answers every batch on launch.dummy: launched, running, done, one message each. */
-const testBridge = defineFunction({
-  name: "test-bridge-dummy",
-  schemas: { [launchSubject("dummy")]: LaunchBatch },
-  stream: {
-    name: SharedStreams.launch.name,
-    subjects: SharedStreams.launch.subjects,
-    filterSubject: launchSubject("dummy"),
-  },
-  async handle(msg, ctx) {
+const testBridge = clusterConsumer(Contracts.launch, "dummy", localUserToken(), {
+  handle: async (msg, ctx) => {
     const b = msg.data;
     const ids = b.instances.map((i) => i.id);
-    await ctx.publish(
-      Subjects.tiLaunched,
-      {
-        v: 1,
-        cluster: b.cluster,
-        instances: b.instances.map((i) => ({
-          id: i.id,
-          distributor_id: `${b.batch_id}_${i.step}`,
-        })),
-      },
-      { msgID: `launched-${b.batch_id}` },
-    );
-    await ctx.publish(
-      Subjects.tiRunning,
-      { v: 1, instances: ids.map((id) => ({ id, node: "test-node" })) },
-      { msgID: `running-${b.batch_id}` },
-    );
-    await ctx.publish(
-      Subjects.tiDone,
-      { v: 1, results: ids.map((id) => ({ id, exit_code: 0, runtime_used: 0.01 })) },
-      { msgID: `done-${b.batch_id}` },
-    );
+    await ctx.publish(Contracts.tiLaunched, {
+      v: 1,
+      cluster: b.cluster,
+      instances: b.instances.map((i) => ({
+        id: i.id,
+        distributor_id: `${b.batch_id}_${i.step}`,
+      })),
+    });
+    await ctx.publish(Contracts.tiRunning, {
+      v: 1,
+      instances: ids.map((id) => ({ id, node: "test-node" })),
+    });
+    await ctx.publish(Contracts.tiDone, {
+      v: 1,
+      results: ids.map((id) => ({ id, exit_code: 0, runtime_used: 0.01 })),
+    });
   },
 });
 
@@ -74,9 +58,9 @@ before(async () => {
   sql = db.sql;
   nats = await startNats();
   nc = await connectBus(nats.url, "lifecycle-test");
-  const fns = [schedule, launch, heartbeat, complete] as unknown as FunctionDefinition[];
+  const fns: FunctionDefinition<never>[] = [schedule, launch, heartbeat, complete];
   for (const fn of fns) running.push(await startFunction(fn, { nc, sql, log: silentLogger }));
-  running.push(await startFunction(testBridge, { nc, log: silentLogger }));
+  running.push(await startConsumer(testBridge, { nc, log: silentLogger }));
 });
 after(async () => {
   await Promise.all(running.map((r) => r.stop()));
@@ -97,16 +81,16 @@ describe("lifecycle on the bus", () => {
   test("a diamond bound on the bus runs to DONE", async () => {
     const f = await insertWorkflow(sql, { tasks: shapes.diamond() });
     const events: WorkflowEvent[] = [];
-    const sub = nc.subscribe(workflowEventSubject(f.workflowId), {
+    const sub = nc.subscribe(`evt.workflow.${f.workflowId}`, {
       callback: (_e, m) => {
         events.push(m.json<WorkflowEvent>());
       },
     });
-    await createPublisher(nc, jetstream(nc)).publish(
-      Subjects.bound,
-      { v: 1, workflow_id: f.workflowId, run_id: f.runId },
-      { msgID: `bound-${f.runId}` },
-    );
+    await createPublisher(nc, jetstream(nc)).publish(Contracts.bound, {
+      v: 1,
+      workflow_id: f.workflowId,
+      run_id: f.runId,
+    });
     await until(async () => {
       const [w] = await sql<
         { status: string }[]
@@ -153,11 +137,11 @@ describe("lifecycle on the bus", () => {
 
   test("a fan-out/fan-in with a workflow limit finishes too", async () => {
     const f = await insertWorkflow(sql, { tasks: shapes.fanOutIn(40), maxConcurrentlyRunning: 5 });
-    await createPublisher(nc, jetstream(nc)).publish(
-      Subjects.bound,
-      { v: 1, workflow_id: f.workflowId, run_id: f.runId },
-      { msgID: `bound-${f.runId}` },
-    );
+    await createPublisher(nc, jetstream(nc)).publish(Contracts.bound, {
+      v: 1,
+      workflow_id: f.workflowId,
+      run_id: f.runId,
+    });
     await until(async () => {
       const [w] = await sql<
         { status: string }[]

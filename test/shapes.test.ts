@@ -1,13 +1,15 @@
 // Execution end to end on the local clusters: shapes run to DONE, one DONE instance per
 // task, and no task started before every upstream task ended (the tasks' own timestamps);
 // a submitter that exits at once; a backend written from the documented contracts alone.
+
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { followWorkflow } from "../client/follow.ts";
-import type { Submission } from "../spec/submission.ts";
+import { localUserToken } from "../core/identity.ts";
+import type { Submission } from "../submission/submission.ts";
 import { startTestStack, type TestStack } from "./helpers/stack.ts";
 
 let stack: TestStack;
@@ -119,14 +121,22 @@ test("a backend written from the documented contracts alone runs a workflow to D
     insert into cluster (name, kind) values ('elsewhere', 'external') returning id`;
   await stack.sql`insert into queue (cluster_id, name) values (${cluster!.id}, 'main')`;
   // The backend: plain JetStream calls on the documented subjects, no Drover code.
+  // Everything under the submitter's user token: their launch stream, their subjects.
+  const me = localUserToken();
   const jsm = await jetstreamManager(stack.nc);
-  await jsm.consumers.add("DROVER_LAUNCH", {
-    durable_name: "elsewhere-backend",
-    filter_subject: "launch.elsewhere",
-    ack_policy: AckPolicy.Explicit,
-  });
+  // The documented durable of a cluster's bridge, on the person's launch stream (made
+  // here unless the service made it first).
+  await jsm.consumers
+    .add(`DROVER_LAUNCH_${me}`, {
+      durable_name: "bridge-elsewhere",
+      filter_subject: `launch.elsewhere.${me}`,
+      ack_policy: AckPolicy.Explicit,
+    })
+    .catch((err: Error) => {
+      if (!/already (exists|in use)/i.test(err.message)) throw err;
+    });
   const js = jetstream(stack.nc);
-  const consumer = await js.consumers.get("DROVER_LAUNCH", "elsewhere-backend");
+  const consumer = await js.consumers.get(`DROVER_LAUNCH_${me}`, "bridge-elsewhere");
   const messages = await consumer.consume();
   const seen: string[] = [];
   const backend = (async () => {
@@ -135,7 +145,7 @@ test("a backend written from the documented contracts alone runs a workflow to D
       const ids = batch.instances.map((i) => i.id);
       seen.push(...batch.instances.map((i) => i.command));
       await js.publish(
-        "ti.launched",
+        `ti.${me}.launched`,
         JSON.stringify({
           v: 1,
           cluster: "elsewhere",
@@ -143,11 +153,11 @@ test("a backend written from the documented contracts alone runs a workflow to D
         }),
       );
       await js.publish(
-        "ti.running",
+        `ti.${me}.running`,
         JSON.stringify({ v: 1, instances: ids.map((id) => ({ id, node: "far-node" })) }),
       );
       await js.publish(
-        "ti.done",
+        `ti.${me}.done`,
         JSON.stringify({
           v: 1,
           results: ids.map((id) => ({ id, exit_code: 0, runtime_used: 0.5 })),

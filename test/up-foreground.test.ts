@@ -4,7 +4,7 @@
 // group, so the test starts drover as a job of its own group and signals the group.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -14,7 +14,6 @@ test("up --foreground: attached, found by other commands, stopped by Ctrl-C", {
   timeout: 180_000,
 }, async () => {
   const home = mkdtempSync(join(tmpdir(), "drover-fg-"));
-  chmodSync(home, 0o755);
   const env = {
     ...process.env,
     DROVER_HOME: home,

@@ -63,6 +63,31 @@ const V2: Hierarchy = {
   wholeGroup: ["memory.oom.group", "1"],
 };
 
+/**
+ * The cgroups this process is in where a memory controller can be had, v1 first: its
+ * directory in the v1 memory hierarchy, and in the v2 hierarchy.
+ */
+export function ownMemoryCgroups(
+  mountRoot: string,
+  selfCgroup: string,
+): { version: 1 | 2; path: string }[] {
+  const found: { version: 1 | 2; path: string }[] = [];
+  const v1 = /^\d+:(?:[^:]*,)?memory(?:,[^:]*)?:(.*)$/m.exec(selfCgroup);
+  if (v1 && existsSync(join(mountRoot, "memory", V1.limitFile))) {
+    found.push({ version: 1, path: join(mountRoot, "memory", v1[1]!) });
+  }
+  const v2 = /^0::(.*)$/m.exec(selfCgroup);
+  if (v2) {
+    for (const mount of [mountRoot, join(mountRoot, "unified")]) {
+      if (existsSync(join(mount, "cgroup.controllers"))) {
+        found.push({ version: 2, path: join(mount, v2[1]!) });
+        break;
+      }
+    }
+  }
+  return found;
+}
+
 /** One command's group. */
 export interface MemoryCage {
   /** the file a process writes its pid to, to enter the group */
@@ -106,20 +131,9 @@ export class MemoryCgroups {
     } catch (err) {
       return { unavailable: `cannot read /proc/self/cgroup: ${(err as Error).message}` };
     }
-    const candidates: [Hierarchy, string][] = [];
-    const v1 = /^\d+:(?:[^:]*,)?memory(?:,[^:]*)?:(.*)$/m.exec(self);
-    if (v1 && existsSync(join(mountRoot, "memory", V1.limitFile))) {
-      candidates.push([V1, join(mountRoot, "memory", v1[1]!)]);
-    }
-    const v2 = /^0::(.*)$/m.exec(self);
-    if (v2) {
-      for (const mount of [mountRoot, join(mountRoot, "unified")]) {
-        if (existsSync(join(mount, "cgroup.controllers"))) {
-          candidates.push([V2, join(mount, v2[1]!)]);
-          break;
-        }
-      }
-    }
+    const candidates = ownMemoryCgroups(mountRoot, self).map(
+      (c) => [c.version === 1 ? V1 : V2, c.path] as const,
+    );
     const reasons: string[] = [];
     for (const [hierarchy, own] of candidates) {
       const root = join(own, `drover-${process.pid}`);
@@ -208,7 +222,7 @@ function reachedLimit(file: string): boolean {
  * this process first moves into a leaf of its own (`runner`), as delegated services do;
  * if the controller still cannot be enabled it moves back and says why.
  */
-function delegateMemory(own: string): void {
+export function delegateMemory(own: string): void {
   if (listsMemory(join(own, "cgroup.subtree_control"))) return;
   if (!listsMemory(join(own, "cgroup.controllers"))) {
     throw new Error(`the memory controller is not delegated to ${own} (systemd: Delegate=memory)`);
@@ -226,7 +240,7 @@ function delegateMemory(own: string): void {
 }
 
 /** v2: children of `dir` get a memory controller only when `dir` delegates it. */
-function enableMemoryController(dir: string): void {
+export function enableMemoryController(dir: string): void {
   const control = join(dir, "cgroup.subtree_control");
   if (!listsMemory(control)) writeFileSync(control, "+memory");
 }

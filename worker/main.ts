@@ -1,17 +1,20 @@
 import { mkdirSync, readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { homedir, hostname } from "node:os";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { type NatsConnection, nkeyAuthenticator } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
+import { inboxPrefix, readCredentials } from "../bus/credentials.ts";
 import { createPublisher } from "../bus/publish.ts";
+import { localUserToken } from "../core/identity.ts";
+import { composeTaskEnv } from "../core/task-env.ts";
 import pkg from "../package.json" with { type: "json" };
 import { instanceForStep, ManifestError, parseManifest } from "./manifest.ts";
 import { MemorySampler, signalTree } from "./proc.ts";
-import { type MiniLog, Reporter } from "./reporter.ts";
+import { type MiniLog, type PublishFn, Reporter } from "./reporter.ts";
 import { diedBySignal, exitStatus, resultOf } from "./results.ts";
-import { runCommand, taskEnv } from "./run-command.ts";
+import { runCommand } from "./run-command.ts";
 
 /**
  * The worker wrapper: what each Slurm array element runs, bundled into one file
@@ -49,6 +52,15 @@ function stderrLog(base: Record<string, unknown>): MiniLog {
     );
   };
   return { debug: () => {}, info: write("info"), warn: write("warn"), error: write("error") };
+}
+
+/** The job's own variables, set by Slurm for this array element. */
+function slurmVariables(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && (k.startsWith("SLURM_") || k === "SLURMD_NODENAME")) out[k] = v;
+  }
+  return out;
 }
 
 function fail(message: string, code = 2): never {
@@ -98,15 +110,23 @@ async function main(): Promise<number> {
       : SLURM_JOB_ID;
 
   // Connecting waits for a NATS that is (re)starting rather than failing the task.
+  const credentials = manifest.credentials ? readCredentials(manifest.credentials) : undefined;
+  const owner = credentials?.token ?? manifest.owner ?? localUserToken();
   const connecting: Promise<NatsConnection> = connect({
-    servers: manifest.nats_url,
+    servers: manifest.nats_url.split(","),
     name: `drover-worker-${instance.id}`,
     waitOnFirstConnect: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
+    ...(credentials
+      ? {
+          authenticator: nkeyAuthenticator(new TextEncoder().encode(credentials.seed)),
+          inboxPrefix: inboxPrefix(credentials.token),
+        }
+      : {}),
   });
   connecting.catch((err) => log.error({ err }, "cannot connect to NATS"));
-  const publish = async (subject: string, data: unknown, options?: { msgID?: string }) => {
+  const publish: PublishFn = async (contract, data, ...key) => {
     // Not connected yet: fail this attempt, the reporter retries until its deadline.
     const nc = await Promise.race([
       connecting,
@@ -114,7 +134,7 @@ async function main(): Promise<number> {
         setTimeout(() => reject(new Error("not connected to NATS yet")), 5000).unref();
       }),
     ]);
-    return createPublisher(nc, jetstream(nc)).publish(subject, data, options);
+    return createPublisher(nc, jetstream(nc), owner).publish(contract, data, ...key);
   };
   const reporter = new Reporter(publish, log, {
     reporterId: `worker-${instance.id}-${process.pid}`,
@@ -122,22 +142,33 @@ async function main(): Promise<number> {
 
   for (const path of [instance.stdout, instance.stderr]) {
     try {
-      mkdirSync(dirname(path), { recursive: true });
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     } catch {
       // runCommand reports the output files it cannot open
     }
   }
+  // The job runs under the bridge's umask 077 (its files are the owner's only); the
+  // command gets the umask the bridge had before (the owner's usual one).
+  if (manifest.umask !== undefined) process.umask(manifest.umask);
   const command = runCommand({
     command: instance.command,
     stdout: instance.stdout,
     stderr: instance.stderr,
-    env: taskEnv(process.env, {
-      workflowId: manifest.workflow_id,
-      taskId: instance.task_id,
-      instanceId: instance.id,
-      attempt: instance.attempt,
-      cluster: manifest.cluster,
-    }),
+    // The manifest's environment and Slurm's own SLURM_* variables of this job: nothing
+    // else of the worker's environment (the job's, the submitting bridge's) passes on.
+    env: composeTaskEnv(
+      manifest.env,
+      instance.env,
+      {
+        workflowId: manifest.workflow_id,
+        taskId: instance.task_id,
+        instanceId: instance.id,
+        attempt: instance.attempt,
+        cluster: manifest.cluster,
+      },
+      slurmVariables(process.env),
+    ),
+    cwd: instance.working_dir ?? manifest.working_dir ?? homedir(),
     sampler: new MemorySampler(250),
   });
   let signalled = false;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isToken } from "../core/identity.ts";
 
 /**
  * What a bridge writes for the workers of one launch batch (one file per Slurm array):
@@ -18,10 +19,20 @@ export const ManifestInstance = z.object({
   /** informational: Slurm enforces the limits, the worker only measures */
   memory_bytes: z.number().int().positive().optional(),
   runtime_seconds: z.number().int().positive().optional(),
+  /** the task's own env and working folder, over the manifest's */
+  env: z.record(z.string(), z.string()).optional(),
+  working_dir: z.string().optional(),
 });
 
 export const Manifest = z.object({
   nats_url: z.string().min(1),
+  /**
+   * The person whose instances these are (their user token): reports go out under it.
+   * Absent in manifests of older bridges: the worker's own Unix user.
+   */
+  owner: z.string().refine(isToken, "must be a user token").optional(),
+  /** the owner's NATS credentials file, readable by them alone (none: no authentication) */
+  credentials: z.string().min(1).optional(),
   cluster: z.string().min(1),
   workflow_id: id,
   heartbeat_seconds: z.number().positive(),
@@ -33,6 +44,14 @@ export const Manifest = z.object({
    * (with cgroups the OOM killer just SIGKILLs the command).
    */
   signal_deaths: z.enum(["report", "bridge"]).optional(),
+  /**
+   * The environment of every command (the launch batch's: SPEC.md §4); Slurm's SLURM_*
+   * variables are added by the worker, nothing else of its own environment.
+   */
+  env: z.record(z.string(), z.string()).optional(),
+  working_dir: z.string().optional(),
+  /** the umask for the commands (the job itself runs under the bridge's 077) */
+  umask: z.number().int().min(0).max(0o777).optional(),
   instances: z.array(ManifestInstance).min(1),
 });
 

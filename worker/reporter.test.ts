@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { encodeFor } from "../bus/publish.ts";
 import { silentLogger } from "../core/log.ts";
-import { chunkBySize, Reporter } from "./reporter.ts";
+import { chunkBySize, type PublishFn, Reporter } from "./reporter.ts";
 
 interface Sent {
   subject: string;
@@ -18,14 +19,17 @@ interface Sent {
 function recorder(delayMs = 0, failFirst = 0) {
   const sent: Sent[] = [];
   let calls = 0;
-  const publish = async (subject: string, data: unknown, options?: { msgID?: string }) => {
+  const publish: PublishFn = async (contract, data, ...key) => {
     calls++;
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     if (calls <= failFirst) throw new Error("NATS is restarting");
+    // Encoded as the real publisher does: validated, addressed (as "me"), with the
+    // contract's id; recorded under the subject's short name (`ti.done`).
+    const m = encodeFor("me", contract, data, ...key);
     sent.push({
-      subject,
+      subject: m.subject.replace(/^ti\.me\./, "ti."),
       data: data as Sent["data"],
-      ...(options?.msgID ? { msgID: options.msgID } : {}),
+      ...(m.msgID ? { msgID: m.msgID } : {}),
       bytes: JSON.stringify(data).length,
     });
   };
@@ -110,7 +114,8 @@ describe("reporter", () => {
     const sent: { subject: string; ids: number[] }[] = [];
     let reporter: Reporter | undefined;
     let injected = false;
-    const publish = async (subject: string, data: unknown) => {
+    const publish: PublishFn = async (contract, data, ..._key) => {
+      const subject = contract.subject.replace("ti.*.", "ti.");
       const d = data as Sent["data"];
       sent.push({ subject, ids: (d.instances ?? d.results ?? []).map((e) => e.id) });
       if (subject === "ti.done" && !injected) {

@@ -1,6 +1,8 @@
-import { createHash } from "node:crypto";
+import type { z } from "zod";
+import type { JetStreamContract, KeyArgs } from "../bus/contract.ts";
+import { Contracts } from "../bus/contracts.ts";
+import type { Publisher } from "../bus/publish.ts";
 import type { TiLaunched, TiRunning } from "../bus/schemas.ts";
-import { Subjects } from "../bus/subjects.ts";
 import type { DoneEntry, ErrorEntry, ResultEntry } from "./results.ts";
 
 /**
@@ -10,16 +12,12 @@ import type { DoneEntry, ErrorEntry, ResultEntry } from "./results.ts";
  * each message capped by count and by bytes (NATS refuses payloads over 1 MB; stderr
  * tails are up to 10 KB each). Each pass first sends every queued `ti.running`, then
  * only the heartbeats and results queued by then, so an instance is never reported done
- * before it is reported running. Message ids are derived from the instance ids, so re-publishing
- * the same report inside the dedupe window stores it once. A failed publish (NATS
+ * before it is reported running. Message ids are derived from the instance ids (see
+ * bus/contracts.ts), so re-publishing the same report inside the dedupe window stores it once. A failed publish (NATS
  * restarting) is retried until it succeeds: results are never dropped while running.
  */
 
-export type PublishFn = (
-  subject: string,
-  data: unknown,
-  options?: { msgID?: string },
-) => Promise<void>;
+export type PublishFn = Publisher["publish"];
 
 /** The part of a pino logger used here (the worker has a smaller one). */
 export interface MiniLog {
@@ -39,11 +37,6 @@ export interface ReporterOptions {
   maxBytes?: number;
   /** names heartbeat message ids */
   reporterId: string;
-}
-
-/** Short stable digest of a set of instance ids, for message ids. */
-export function idsDigest(ids: readonly number[]): string {
-  return createHash("sha256").update(ids.join(",")).digest("hex").slice(0, 24);
 }
 
 class SizedQueue<T> {
@@ -118,8 +111,7 @@ export class Reporter {
   async launched(cluster: string, entries: readonly LaunchedEntry[]): Promise<void> {
     // A launch batch may be large: only the byte cap applies to its announcement.
     for (const chunk of chunkBySize(entries, Number.MAX_SAFE_INTEGER, this.maxBytes)) {
-      const msgID = `launched-${cluster}-${idsDigest(chunk.map((e) => e.id))}`;
-      await this.send(Subjects.tiLaunched, { v: 1, cluster, instances: chunk }, msgID);
+      await this.send(Contracts.tiLaunched, { v: 1, cluster, instances: chunk });
     }
   }
 
@@ -173,8 +165,7 @@ export class Reporter {
     while (this.pending > 0) {
       while (this.running.length > 0) {
         const chunk = this.running.take(this.maxCount, this.maxBytes);
-        const msgID = `running-${idsDigest(chunk.map((e) => e.id))}`;
-        await this.send(Subjects.tiRunning, { v: 1, instances: chunk }, msgID);
+        await this.send(Contracts.tiRunning, { v: 1, instances: chunk });
       }
       // Only what was queued before the running queue ran dry: the `ti.running` of those
       // instances is out. What arrives while these go out waits for the next pass.
@@ -185,40 +176,43 @@ export class Reporter {
         // ids are tiny: a heartbeat may list many more of them than results per message
         const ids = this.heartbeats.take(Math.min(this.maxCount * 20, heartbeats), this.maxBytes);
         heartbeats -= ids.length;
-        const msgID = `heartbeat-${this.options.reporterId}-${++this.heartbeatSeq}`;
-        await this.send(Subjects.tiHeartbeat, { v: 1, instance_ids: ids }, msgID);
+        const from = { reporter: this.options.reporterId, seq: ++this.heartbeatSeq };
+        await this.send(Contracts.tiHeartbeat, { v: 1, instance_ids: ids }, from);
       }
       while (done > 0) {
         const chunk = this.done.take(Math.min(this.maxCount, done), this.maxBytes);
         done -= chunk.length;
-        const msgID = `done-${idsDigest(chunk.map((e) => e.id))}`;
-        await this.send(Subjects.tiDone, { v: 1, results: chunk }, msgID);
+        await this.send(Contracts.tiDone, { v: 1, results: chunk });
       }
       while (errors > 0) {
         const chunk = this.errors.take(Math.min(this.maxCount, errors), this.maxBytes);
         errors -= chunk.length;
-        const msgID = `error-${idsDigest(chunk.map((e) => e.id))}`;
-        await this.send(Subjects.tiError, { v: 1, results: chunk }, msgID);
+        await this.send(Contracts.tiError, { v: 1, results: chunk }, "report");
       }
     }
   }
 
-  private async send(subject: string, data: unknown, msgID: string): Promise<void> {
+  private async send<S extends z.ZodType, K>(
+    contract: JetStreamContract<string, S, K>,
+    data: z.input<S>,
+    ...key: KeyArgs<K>
+  ): Promise<void> {
+    const subject = contract.subject;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.publish(subject, data, { msgID });
+        await this.publish(contract, data, ...key);
         this.published.set(subject, (this.published.get(subject) ?? 0) + 1);
         if (attempt > 1) this.log.info({ subject, attempt }, "report published after retrying");
         return;
       } catch (err) {
-        if (subject === Subjects.tiLaunched) throw err;
+        if (subject === Contracts.tiLaunched.subject) throw err;
         if ((err as Error).name === "PublishValidationError") {
           // A bug, not an outage: retrying cannot help.
-          this.log.error({ err, subject, msgID }, "report dropped: it fails its schema");
+          this.log.error({ err, subject }, "report dropped: it fails its schema");
           return;
         }
         if (Date.now() >= this.giveUpAt) {
-          this.log.error({ err, subject, msgID }, "report dropped: could not be published");
+          this.log.error({ err, subject }, "report dropped: could not be published");
           return;
         }
         if (attempt === 1 || attempt % 20 === 0) {

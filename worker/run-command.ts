@@ -1,5 +1,13 @@
 import { spawn } from "node:child_process";
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import {
+  closeSync,
+  fchmodSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from "node:fs";
 import { ENTER, type MemoryCage } from "./cgroup.ts";
 import { type MemorySampler, signalTree, treeMembers } from "./proc.ts";
 
@@ -25,8 +33,9 @@ export interface RunSpec {
   command: string;
   stdout: string;
   stderr: string;
-  /** the complete environment of the command */
+  /** the complete environment of the command (core/task-env.ts composeTaskEnv) */
   env: NodeJS.ProcessEnv;
+  /** where it runs; it must be a folder that exists */
   cwd?: string;
   memoryLimitBytes?: number;
   runtimeLimitSeconds?: number;
@@ -65,26 +74,6 @@ export interface RunningCommand {
   done: Promise<CommandOutcome>;
 }
 
-export interface TaskIdentity {
-  workflowId: number;
-  taskId: number;
-  instanceId: number;
-  attempt: number;
-  cluster: string;
-}
-
-/** The environment a task command sees: the runner's, plus who it is. */
-export function taskEnv(base: NodeJS.ProcessEnv, task: TaskIdentity): NodeJS.ProcessEnv {
-  return {
-    ...base,
-    DROVER_WORKFLOW_ID: String(task.workflowId),
-    DROVER_TASK_ID: String(task.taskId),
-    DROVER_TASK_INSTANCE_ID: String(task.instanceId),
-    DROVER_ATTEMPT: String(task.attempt),
-    DROVER_CLUSTER: task.cluster,
-  };
-}
-
 /** The last `bytes` of a file as text (empty when it cannot be read). */
 export function readTail(path: string, bytes = STDERR_TAIL_BYTES): string {
   let fd: number | undefined;
@@ -103,9 +92,57 @@ export function readTail(path: string, bytes = STDERR_TAIL_BYTES): string {
   }
 }
 
+/** A file opened for writing (truncated), mode 0600 whether it is new or was there. */
+export function openOwnerOnly(path: string): number {
+  const fd = openSync(path, "w", 0o600);
+  // Only a regular file: /dev/null (no output kept) must stay as it is.
+  if (fstatSync(fd).isFile() && (fstatSync(fd).mode & 0o077) !== 0) fchmodSync(fd, 0o600);
+  return fd;
+}
+
+function folderProblem(dir: string): string | null {
+  try {
+    return statSync(dir).isDirectory() ? null : "not a folder";
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "ENOENT"
+      ? "no such folder"
+      : code === "EACCES"
+        ? "permission denied"
+        : String(err);
+  }
+}
+
 const AT_CGROUP_LIMIT = "stopped at the limit of its memory cgroup";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Whether anything of a command's tree is left once its leader exited. Most commands
+ * leave nothing, and a scan of /proc costs a read per process of the host: first the
+ * cheap exact answers — the process group (one signal 0) and, with a memory cgroup, its
+ * member list, which holds every process of the command whatever its group or session.
+ * Only without a cgroup does an empty group still need the scan (a member may have left
+ * the group but not the session).
+ */
+function treeLeft(pid: number, cage: RunSpec["cage"]): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch (err) {
+    // ESRCH: the group is empty; EPERM: someone is in it
+    if ((err as NodeJS.ErrnoException).code === "EPERM") return true;
+  }
+  if (cage) {
+    try {
+      return readFileSync(cage.procsFile, "utf8").trim() !== "";
+    } catch {
+      // the group is gone: nothing of the command can be in it
+      return false;
+    }
+  }
+  return treeMembers(pid).length > 0;
+}
 
 export function runCommand(spec: RunSpec): RunningCommand {
   const grace = spec.killGraceMs ?? 5000;
@@ -131,19 +168,30 @@ export function runCommand(spec: RunSpec): RunningCommand {
     ...fields,
   });
 
-  let fds: number[];
-  try {
-    const out = openSync(spec.stdout, "w");
-    const err = spec.stderr === spec.stdout ? out : openSync(spec.stderr, "w");
-    fds = [out, err];
-  } catch (err) {
-    const message = `cannot open the output files: ${(err as Error).message}`;
+  const notStarted = (message: string): RunningCommand => {
     spec.cage?.release();
     return {
       pid: undefined,
       stop() {},
       done: Promise.resolve({ ...outcome({}), spawnError: message, stderrTail: message }),
     };
+  };
+  let fds: number[];
+  try {
+    // The owner's only: a task's output may hold anything its command printed.
+    const out = openOwnerOnly(spec.stdout);
+    const err = spec.stderr === spec.stdout ? out : openOwnerOnly(spec.stderr);
+    fds = [out, err];
+  } catch (err) {
+    return notStarted(`cannot open the output files: ${(err as Error).message}`);
+  }
+  if (spec.cwd !== undefined) {
+    // spawn would say "spawn /bin/sh ENOENT" for a missing folder: say what is missing.
+    const problem = folderProblem(spec.cwd);
+    if (problem) {
+      for (const fd of new Set(fds)) closeSync(fd);
+      return notStarted(`cannot run in the working folder ${spec.cwd}: ${problem}`);
+    }
   }
   const { cage } = spec;
   const argv = cage
@@ -206,7 +254,7 @@ export function runCommand(spec: RunSpec): RunningCommand {
         // It reached its limit, whether or not a sample saw it.
         peak = Math.max(peak ?? 0, spec.memoryLimitBytes);
       }
-      if (pid !== undefined && treeMembers(pid).length > 0) {
+      if (pid !== undefined && treeLeft(pid, cage)) {
         if (stoppedFor) {
           // Report a stopped command only once nothing of it is left.
           const deadline = Date.now() + grace + 2000;

@@ -8,6 +8,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connectBus, type NatsConnection } from "../bus/connect.ts";
 import type { TiDone, TiError, TiHeartbeat, TiRunning } from "../bus/schemas.ts";
 import { ensureSharedStreams } from "../bus/streams.ts";
+import { withoutOwner } from "../test/helpers/bus.ts";
 import { startNats, type TestNats } from "../test/helpers/nats.ts";
 import type { Manifest } from "./manifest.ts";
 
@@ -30,10 +31,12 @@ before(async () => {
   await ensureSharedStreams(await jetstreamManager(nc));
   nc.subscribe("ti.>", {
     callback: (_err, m) => {
-      if (m.subject === "ti.running") seen.running.push(...m.json<TiRunning>().instances);
-      if (m.subject === "ti.heartbeat") seen.heartbeats.push(m.json<TiHeartbeat>().instance_ids);
-      if (m.subject === "ti.done") seen.done.push(...m.json<TiDone>().results);
-      if (m.subject === "ti.error") seen.errors.push(...m.json<TiError>().results);
+      if (withoutOwner(m.subject) === "ti.running")
+        seen.running.push(...m.json<TiRunning>().instances);
+      if (withoutOwner(m.subject) === "ti.heartbeat")
+        seen.heartbeats.push(m.json<TiHeartbeat>().instance_ids);
+      if (withoutOwner(m.subject) === "ti.done") seen.done.push(...m.json<TiDone>().results);
+      if (withoutOwner(m.subject) === "ti.error") seen.errors.push(...m.json<TiError>().results);
     },
   });
   await nc.flush();

@@ -4,9 +4,9 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultHome, stackFilePath } from "../../core/config.ts";
-import { readStackFile } from "../../stack/main.ts";
 import { CliError, defineCommand, writeJson } from "../args.ts";
-import { isAlive } from "./up.ts";
+import { stopPersonalNats } from "../personal-nats.ts";
+import { isAlive, readStackFile } from "../stack-file.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -40,6 +40,7 @@ Example:
       stopped = true;
     }
     rmSync(stackFilePath(home), { force: true });
+    await stopPersonalNats(home);
     if (state?.privateServices) {
       const r = spawnSync("bash", [join(ROOT, "deploy/local/services.sh"), "down"], {
         encoding: "utf8",

@@ -41,8 +41,8 @@ Example:
     const gui = await runGui(config, log, port === undefined ? {} : { port }).catch((err) => {
       throw new CliError(`the GUI could not start: ${(err as Error).message}`, 1, { cause: err });
     });
-    if (json) writeJson(io, { url: gui.url, database: gui.database });
-    else io.stdout(`Drover GUI at ${gui.url} (database: ${gui.database}); Ctrl-C stops it\n`);
+    if (json) writeJson(io, { url: gui.openUrl, database: gui.database });
+    else io.stdout(`Drover GUI at ${gui.openUrl} (database: ${gui.database}); Ctrl-C stops it\n`);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);

@@ -1,6 +1,6 @@
 // drover migrate: create the database if missing and apply pending migrations.
-import { createSql, DEFAULT_DATABASE_URL, ensureDatabase } from "../../db/connect.ts";
-import { migrate, schemaVersion } from "../../db/migrate.ts";
+import { createSql, DEFAULT_DATABASE_URL, ensureDatabase } from "../../store/connect.ts";
+import { migrate, schemaVersion } from "../../store/migrate.ts";
 import { defineCommand, writeJson } from "../args.ts";
 
 export const command = defineCommand({

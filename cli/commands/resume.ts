@@ -8,23 +8,27 @@ import { waitAndReport } from "../wait.ts";
 export const command = defineCommand({
   name: "resume",
   summary: "resume a FAILED or HALTED workflow (DONE tasks are kept)",
-  usage: `Usage: drover resume WF [--reset-running] [--wait] [--json]
+  usage: `Usage: drover resume WF [--reset-running] [--keep-resources] [--wait] [--json]
 
 Resume workflow WF in a new run: its DONE tasks are kept, the others run again (attempts
-back to 0, resources as of their last attempt). Hot by default: instances still running
+back to 0, resources as of their last attempt). A task whose last attempt was killed for
+its memory or runtime gets more of that resource, as a retry would (its resource_scales;
+a fallback queue if it outgrows its own). Hot by default: instances still running
 finish; --reset-running kills them and runs their tasks again (cold).
 
 Options:
-  --reset-running  cold resume
-  --wait           follow the workflow until it ends; exit 1 if it ends FAILED or HALTED
-  --json           print {"workflow_id", "run_id", "status"} (with --wait: as 'status --json')
-  -h, --help       show this help
+  --reset-running   cold resume
+  --keep-resources  do not raise memory or runtime after such a kill
+  --wait            follow the workflow until it ends; exit 1 if it ends FAILED or HALTED
+  --json            print {"workflow_id", "run_id", "status"} (with --wait: as 'status --json')
+  -h, --help        show this help
 
 Example:
   drover resume 12 --wait
 `,
   options: {
     "reset-running": { type: "boolean" },
+    "keep-resources": { type: "boolean" },
     wait: { type: "boolean" },
     json: { type: "boolean" },
   },
@@ -33,7 +37,11 @@ Example:
     const id = parseId(positionals[0], "WF");
     return withBus(io, async (nc) => {
       const answer = await new Commands(nc)
-        .resume({ workflow_id: id, reset_running: values["reset-running"] === true })
+        .resume({
+          workflow_id: id,
+          reset_running: values["reset-running"] === true,
+          keep_resources: values["keep-resources"] === true,
+        })
         .catch((err) => {
           throw err instanceof CommandRefused ? new CliError(err.message, 2) : err;
         });

@@ -1,5 +1,6 @@
 // drover set-status TASK done|registering: mark a task by hand, like Jobmon's task update.
 import { CommandRefused, Commands } from "../../client/commands.ts";
+import { meant } from "../../core/suggest.ts";
 import { CliError, defineCommand, writeJson } from "../args.ts";
 import { parseId, withBus } from "../context.ts";
 
@@ -11,7 +12,8 @@ export const command = defineCommand({
 Set a task's status by hand. 'done' marks it DONE (its downstream tasks may run);
 with --recursive its upstream tasks too. 'registering' makes it run again (attempts back
 to 0); with --recursive its downstream tasks too. A DONE workflow with tasks reset becomes
-HALTED, so that 'drover resume' runs them. Tasks that are queued or running are refused.
+HALTED, so that 'drover resume' runs them; a FAILED or HALTED workflow whose tasks are
+then all DONE becomes DONE. Tasks that are queued or running are refused.
 
 Options:
   --recursive  also upstream (done) or downstream (registering) tasks
@@ -27,7 +29,10 @@ Example:
     const id = parseId(positionals[0], "TASK");
     const status = positionals[1]!.toLowerCase();
     if (status !== "done" && status !== "registering") {
-      throw new CliError(`STATUS must be 'done' or 'registering', not '${positionals[1]}'`, 2);
+      throw new CliError(
+        `STATUS must be 'done' or 'registering', not '${positionals[1]}'${meant(status, ["done", "registering"])}`,
+        2,
+      );
     }
     const answer = await withBus(io, (nc) =>
       new Commands(nc)
@@ -41,7 +46,10 @@ Example:
         }),
     );
     if (json) writeJson(io, { task_ids: answer.task_ids, status: answer.status });
-    else io.stdout(`${answer.task_ids.length} task(s) now ${answer.status}\n`);
+    else
+      io.stdout(
+        `${answer.task_ids.length} task(s) now ${answer.status}; workflow ${answer.workflow_id} is ${answer.workflow_status}\n`,
+      );
     return 0;
   },
 });

@@ -1,6 +1,7 @@
 // drover task TASK: one task with its instances.
+import type { TaskAnswer } from "../../bus/queries.ts";
 import { QueryFailed } from "../../client/query.ts";
-import { formatMemory } from "../../spec/units.ts";
+import { formatMemory } from "../../submission/units.ts";
 import { CliError, defineCommand, writeJson } from "../args.ts";
 import { parseId, withQueries } from "../context.ts";
 
@@ -10,7 +11,7 @@ export const command = defineCommand({
   usage: `Usage: drover task TASK [--json]
 
 Show task TASK: its command and every instance (attempt) with exit code, resources
-requested and used, log files and error.
+requested and used, log files and error. 'drover logs TASK' prints a log file's contents.
 
 Options:
   --json      print {"id", "name", "workflow", "status", "attempts", "command", "instances": [...]}
@@ -48,12 +49,14 @@ Example:
           stderr: i.stderr,
           error: i.error,
         })),
+        ...(task.blocked_by ? { blocked_by: task.blocked_by } : {}),
       });
       return 0;
     }
     const out = [
       `task ${task.id} "${task.name}" of workflow ${task.workflow}: ${task.status} after ${task.attempts} attempt(s)`,
       `command: ${task.command}`,
+      ...blockedLines(task),
     ];
     for (const i of task.instances) {
       const mem = `${i.memory_used === null ? "?" : formatMemory(i.memory_used)}/${i.memory_requested === null ? "?" : formatMemory(i.memory_requested)}`;
@@ -68,3 +71,20 @@ Example:
     return 0;
   },
 });
+
+/** Why a REGISTERING task waits: the failed tasks upstream, and what to do about them. */
+function blockedLines(task: TaskAnswer): string[] {
+  const b = task.blocked_by;
+  if (!b) return [];
+  if (b.failed_total === 0) {
+    return [`waiting for ${b.pending_upstream} upstream task(s) to be DONE`];
+  }
+  const names = b.failed.map((t) => `task ${t.id} "${t.name}" (${t.template}, ${t.status})`);
+  const more =
+    b.failed_total > b.failed.length ? `, and ${b.failed_total - b.failed.length} more` : "";
+  const first = b.failed[0]!;
+  return [
+    `blocked by failed upstream ${b.failed_total === 1 ? "task" : "tasks"}: ${names.join(", ")}${more}`,
+    `  'drover errors ${task.workflow} --task ${first.id}' shows why; 'drover resume ${task.workflow}' runs them again`,
+  ];
+}

@@ -1,5 +1,6 @@
 // drover tasks WF: the tasks of a workflow, optionally of one status.
 import { QueryFailed } from "../../client/query.ts";
+import { meant } from "../../core/suggest.ts";
 import { CliError, defineCommand, writeJson } from "../args.ts";
 import { parseId, withQueries } from "../context.ts";
 import { TASK_STATUSES } from "../render.ts";
@@ -26,7 +27,7 @@ Example:
     const status = values.status?.toUpperCase();
     if (status !== undefined && !(TASK_STATUSES as readonly string[]).includes(status)) {
       throw new CliError(
-        `unknown task status '${values.status}' (one of ${TASK_STATUSES.join(", ")})`,
+        `unknown task status '${values.status}'${meant(status, TASK_STATUSES)} (one of ${TASK_STATUSES.join(", ")})`,
         2,
       );
     }

@@ -1,22 +1,17 @@
 // drover up: start a complete local stack in the background (or attached).
+
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, openSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultHome } from "../../core/config.ts";
-import { readStackFile } from "../../stack/main.ts";
+import { openPrivateAppend, privateDir } from "../../core/private-files.ts";
+import { redactUrls } from "../../core/redact.ts";
 import { CliError, defineCommand, writeJson } from "../args.ts";
+import { ensurePersonalNats, stopPersonalNats } from "../personal-nats.ts";
+import { isAlive, readStackFile } from "../stack-file.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Makes Postgres and NATS answer: the configured ones when they do, else private ones
@@ -49,8 +44,12 @@ export const command = defineCommand({
 
 Start every Drover function, the query and command services, the local bridge (clusters
 local, sequential, dummy), the slurm-bridge when sbatch is on the PATH and 'scontrol ping'
-answers, and the web GUI (http://127.0.0.1:4280/, DROVER_GUI_PORT). Uses the configured NATS and Postgres when they answer, else starts
-private ones (installing them from Debian when missing). Returns once the stack is ready
+answers, and the web GUI (http://127.0.0.1:4280/?token=…, DROVER_GUI_PORT; the token
+lets the browser that opens it act). Uses the configured Postgres when it answers, else
+starts a private one (installing it from Debian when missing). NATS is the stack's own,
+authenticated with credentials it makes ($DROVER_HOME/credentials.json is yours, found
+by every drover command), unless credentials for an external NATS are configured
+(DROVER_CREDENTIALS, or a credentials.json from 'drover admin add'). Returns once the stack is ready
 and leaves it running; other drover commands find it through $DROVER_HOME/stack.json.
 
 Options:
@@ -60,7 +59,7 @@ Options:
 
 Environment:
   DROVER_HOME          where the stack file and logs go (default ~/.drover)
-  DROVER_NATS_URL      NATS to use when it answers
+  DROVER_NATS_URL      NATS to use, with DROVER_CREDENTIALS
   DROVER_DATABASE_URL  Postgres to use when it answers
 
 Example:
@@ -74,21 +73,39 @@ Example:
       if (json)
         writeJson(io, {
           pid: running.pid,
-          nats_url: running.natsUrl,
-          database_url: running.databaseUrl,
+          nats_url: redactUrls(running.natsUrl),
+          database_url: redactUrls(running.databaseUrl),
           already: true,
         });
-      else io.stdout(`drover is already up (pid ${running.pid}, NATS ${running.natsUrl})\n`);
+      else
+        io.stdout(
+          `drover is already up (pid ${running.pid}, NATS ${redactUrls(running.natsUrl)})\n`,
+        );
       return 0;
     }
-    const services = ensureServices(io.env);
+    // An external NATS only with credentials for it (a site's, from drover admin);
+    // otherwise a NATS of the stack's own, authenticated with credentials made for it.
+    const external =
+      Boolean(io.env.DROVER_CREDENTIALS) ||
+      (existsSync(join(home, "credentials.json")) && !existsSync(join(home, "nats")));
+    const services = ensureServices(
+      external ? io.env : { ...io.env, DROVER_SERVICES_ONLY: "postgres" },
+    );
+    const own = external ? undefined : await ensurePersonalNats(home);
     const env = {
       ...io.env,
       ...services.env,
+      ...(own
+        ? {
+            DROVER_NATS_URL: own.url,
+            DROVER_CREDENTIALS: own.serviceCredentials,
+            DROVER_BRIDGE_CREDENTIALS: own.userCredentials,
+          }
+        : {}),
       DROVER_HOME: home,
       DROVER_PRIVATE_SERVICES: services.private ? "1" : "0",
     };
-    const args = ["--import", "tsx", join(ROOT, "stack/main.ts")];
+    const args = ["--import", "tsx", join(ROOT, "cli/stack.ts")];
     if (values.foreground) {
       // Its own process group: Ctrl-C on the terminal reaches this process only, which
       // passes it on once. Sharing the group, the stack would get it twice, and a second
@@ -102,11 +119,15 @@ Example:
       const forward = (signal: NodeJS.Signals) => child.kill(signal);
       process.on("SIGINT", forward);
       process.on("SIGTERM", forward);
-      return new Promise((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
+      const code = await new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? 1)));
+      // Attached, it stops what it started: its own NATS too (as 'drover down' would).
+      if (own) await stopPersonalNats(home);
+      return code;
     }
-    mkdirSync(join(home, "logs"), { recursive: true });
+    privateDir(home);
+    privateDir(join(home, "logs"));
     const logFile = join(home, "logs", "stack.log");
-    const out = openSync(logFile, "a");
+    const out = openPrivateAppend(logFile);
     const child = spawn(process.execPath, args, {
       env,
       stdio: ["ignore", out, out],
@@ -115,8 +136,9 @@ Example:
     });
     child.unref();
     const deadline = Date.now() + 60_000;
+    let state: ReturnType<typeof readStackFile> = null;
     for (;;) {
-      const state = readStackFile(home);
+      state = readStackFile(home);
       if (state?.pid === child.pid) break;
       if (child.exitCode !== null || !isAlive(child.pid!)) {
         throw new CliError(`the stack exited while starting; see ${logFile}`, 1);
@@ -128,13 +150,23 @@ Example:
     if (json) {
       writeJson(io, {
         pid: child.pid,
-        nats_url: services.env.DROVER_NATS_URL,
-        database_url: services.env.DROVER_DATABASE_URL,
+        nats_url: redactUrls(env.DROVER_NATS_URL ?? ""),
+        database_url: redactUrls(services.env.DROVER_DATABASE_URL ?? ""),
         log: logFile,
+        ...(state?.guiUrl ? { gui_url: state.guiUrl } : {}),
       });
     } else {
       io.stdout(
-        `drover is up (pid ${child.pid}); NATS ${services.env.DROVER_NATS_URL}; log ${logFile}\n`,
+        `drover is up (pid ${child.pid}); NATS ${redactUrls(env.DROVER_NATS_URL ?? "")}; log ${logFile}\n`,
+      );
+      // With its token: the browser that opens it may act (stop, resume…).
+      if (state?.guiUrl) io.stdout(`GUI ${state.guiUrl}\n`);
+    }
+    // The environment wins over the stack file: a NATS URL left in it (a site's, or the
+    // one services.sh printed) would send every later command past this stack.
+    if (own && io.env.DROVER_NATS_URL && io.env.DROVER_NATS_URL !== own.url) {
+      io.stderr(
+        `drover up: note: this stack runs its own NATS (${own.url}), not DROVER_NATS_URL (${redactUrls(io.env.DROVER_NATS_URL)}), which has no credentials (DROVER_CREDENTIALS); unset DROVER_NATS_URL so that drover commands find the stack\n`,
       );
     }
     return 0;

@@ -1,6 +1,7 @@
 // drover workflows: the newest workflows, filtered by user, status or name.
 import { QueryFailed } from "../../client/query.ts";
-import { WORKFLOW_STATUSES } from "../../store/statuses.ts";
+import { WORKFLOW_STATUSES } from "../../core/statuses.ts";
+import { meant } from "../../core/suggest.ts";
 import { CliError, defineCommand, writeJson } from "../args.ts";
 import { withQueries } from "../context.ts";
 
@@ -35,7 +36,7 @@ Example:
     const status = values.status?.toUpperCase();
     if (status !== undefined && !(WORKFLOW_STATUSES as readonly string[]).includes(status)) {
       throw new CliError(
-        `unknown workflow status '${values.status}' (one of ${WORKFLOW_STATUSES.join(", ")})`,
+        `unknown workflow status '${values.status}'${meant(status, WORKFLOW_STATUSES)} (one of ${WORKFLOW_STATUSES.join(", ")})`,
         2,
       );
     }

@@ -14,10 +14,12 @@
 #           database when missing. Prints two eval-able lines on stdout:
 #             export DROVER_DATABASE_URL=...
 #             export DROVER_NATS_URL=...
+#           With DROVER_SERVICES_ONLY=postgres, only Postgres (and its line).
 #   down    Stop the private instances this script started (data is kept).
 #   env     Like up, but never starts or installs anything; exit 1 when a
 #           service is not reachable.
 #   status  Human-readable lines about each service.
+#   nats-bin  The path of nats-server (installed from Debian when missing).
 #
 # All progress goes to stderr, prefixed [services].
 set -euo pipefail
@@ -247,7 +249,7 @@ start_private_pg() {
   fi
   mkdir -p "$PG_ROOT"
   if is_root; then chown postgres: "$PG_ROOT"; fi
-  chmod 755 "$PG_ROOT"
+  chmod 700 "$PG_ROOT"
   as_pg test -w "$PG_ROOT" ||
     die "$PG_ROOT is not reachable by the postgres user: every parent directory of DROVER_SERVICES_DIR must be traversable (chmod o+x)"
 
@@ -395,6 +397,7 @@ start_private_nats() {
     wait_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
   fi
   mkdir -p "$NATS_STORE"
+  chmod 700 "$NATS_ROOT" "$NATS_STORE"
   port="$STATE_NATS_PORT"
   if [[ -z "$port" ]] || tcp_open 127.0.0.1 "$port"; then
     port="$(free_port "$NATS_PORT_BASE" "$STATE_PG_PORT")"
@@ -500,7 +503,9 @@ save_state() {
 
 prepare_dir() {
   mkdir -p "$DIR" || die "cannot create $DIR (set DROVER_SERVICES_DIR to a writable directory)"
-  chmod 755 "$DIR" 2>/dev/null || true
+  # Nobody else may list or read it (NATS's store, the state file). As root, the postgres
+  # user must still pass through to its own folder (pg/, 0700 and its own): 0711.
+  if is_root; then chmod 711 "$DIR" 2>/dev/null || true; else chmod 700 "$DIR" 2>/dev/null || true; fi
   [[ -w "$DIR" ]] || die "$DIR is not writable (set DROVER_SERVICES_DIR to a writable directory)"
 }
 
@@ -527,8 +532,14 @@ cmd_up() {
   load_state
   resolve_pg
   pg_ensure_db "$PG_URL"
-  resolve_nats
   log "postgres: $PG_SRC $(redact "$PG_URL")"
+  # DROVER_SERVICES_ONLY=postgres: NATS is the caller's business (drover up starts an
+  # authenticated one of its own).
+  if [[ "${DROVER_SERVICES_ONLY:-}" == postgres ]]; then
+    printf 'export DROVER_DATABASE_URL=%q\n' "$PG_URL"
+    return 0
+  fi
+  resolve_nats
   log "nats: $NATS_SRC $(redact "$NATS_URL")"
   print_exports
 }
@@ -630,6 +641,7 @@ main() {
     down) cmd_down ;;
     env) cmd_env ;;
     status) cmd_status ;;
+    nats-bin) nats_bin || { install_pkgs nats-server && nats_bin; } ;;
     -h | --help | help) usage ;;
     *)
       usage

@@ -10,8 +10,10 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { connectBus, type NatsConnection } from "../../bus/connect.ts";
-import { SharedStreams, streamNameFor } from "../../bus/subjects.ts";
+import { streamNameFor } from "../../bus/contracts.ts";
+import { personStreams } from "../../bus/person-streams.ts";
 import { loadConfig } from "../../core/config.ts";
+import { localUserToken } from "../../core/identity.ts";
 import { createFunctions, services } from "../../functions/registry.ts";
 import { type FreshDatabase, freshDatabase } from "../../test/helpers/db.ts";
 import { freePort, startNats, type TestNats } from "../../test/helpers/nats.ts";
@@ -163,7 +165,7 @@ describe("units started as systemd would", { timeout: 180_000 }, () => {
 
   test("drover-local-bridge: takes launches; SIGTERM exits 0", async () => {
     await runUnit("drover-local-bridge.service", "", () =>
-      consumerExists(SharedStreams.launch.name, "bridge-local"),
+      consumerExists(personStreams(localUserToken()).launch, "bridge-local"),
     );
   });
 

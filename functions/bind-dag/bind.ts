@@ -1,15 +1,22 @@
 import type { Sql, TransactionSql } from "postgres";
 import type { WfSubmit } from "../../bus/submit.ts";
-import { copyField, RowBuffer, textArrayLiteral } from "../../db/copy.ts";
-import { DagReader, type DagSummary } from "../../spec/dag.ts";
-import { SpecError } from "../../spec/errors.ts";
-import { templateVersionHash } from "../../spec/hash.ts";
-import type { TaskSpec, TemplateSpec } from "../../spec/submission.ts";
+import { RowBuffer } from "../../core/row-buffer.ts";
+import {
+  bindCopyStatements,
+  FRESH_TASK_COPY,
+  insertArray,
+  upsertTemplateVersion,
+} from "../../store/bind.ts";
 import { type ClusterCatalog, specCatalog } from "../../store/catalog.ts";
-import { CopySender } from "./copy-sender.ts";
+import { copyField, textArrayLiteral } from "../../store/copy.ts";
+import { CopySender } from "../../store/copy-sender.ts";
+import { DagReader, type DagSummary } from "../../submission/dag.ts";
+import { SpecError } from "../../submission/errors.ts";
+import { templateVersionHash } from "../../submission/hash.ts";
+import { effectiveScales } from "../../submission/resolve.ts";
+import type { TaskSpec, TemplateSpec } from "../../submission/submission.ts";
 import { type Placement, Placer } from "./placement.ts";
 import { compileArgs, compileCommand, type RenderArgs } from "./render.ts";
-import { upsertTemplateVersion } from "./sql.ts";
 
 /**
  * Streams a submission's DAG lines into Postgres: templates (upserted) and their arrays
@@ -23,6 +30,10 @@ import { upsertTemplateVersion } from "./sql.ts";
  * falls behind by more than the sender's queue. Edge rows are encoded with their task and
  * sent in groups of a few MB between task chunks (CopySender), so that Postgres inserts
  * them while tasks are still being read.
+ *
+ * With `refresh` (a resume: no target), each task's hash, command and args are copied
+ * into the resume's fresh_task table instead, so that values that are not part of a task's identity
+ * (op args) can be taken from the new submission.
  */
 
 export interface BindTarget {
@@ -30,6 +41,15 @@ export interface BindTarget {
   workflowId: number;
   toolId: number;
   firstTaskId: number;
+}
+
+/**
+ * Where a resume's pass writes each task's hash, rendered command and args: a temporary
+ * table of the transaction (store/bind.ts createFreshTaskTable), compared with the bound
+ * tasks afterwards.
+ */
+export interface RefreshTarget {
+  tx: TransactionSql;
 }
 
 export interface BindSummary {
@@ -68,6 +88,8 @@ interface TemplateState {
    */
   scalesJson: string | null;
   fallbackLiteral: string | null;
+  /** its own max_attempts, else the workflow's default */
+  maxAttempts: number;
   command: RenderArgs;
   argsJson: RenderArgs;
   /** The COPY text after pending_upstream of a task without settings of its own. */
@@ -80,7 +102,7 @@ interface TemplateState {
  */
 const TASK_COLUMNS = `id, name, hash, command, args, pending_upstream, workflow_id, array_id,
   max_attempts, cluster_id, queue_id, cores, memory_bytes, runtime_seconds, project,
-  resource_scales, fallback_queues, attributes`;
+  resource_scales, fallback_queues, attributes, env, working_dir`;
 
 /** Edge rows gathered before they are sent as one group (one switch of COPY). */
 const EDGE_GROUP_BYTES = 6 << 20;
@@ -92,6 +114,7 @@ export async function streamDag(
   target: BindTarget | null,
   onProgress?: () => void,
   phases: BindPhases = {},
+  refresh: RefreshTarget | null = null,
 ): Promise<BindSummary> {
   let clock = performance.now();
   const phase = (name: string) => {
@@ -110,11 +133,10 @@ export async function streamDag(
   const defaultMaxAttempts = msg.workflow.default_max_attempts;
   // Its first COPY starts with the first task: template lines run queries of their own.
   const sender = target
-    ? new CopySender(target.tx, {
-        task: `copy task (${TASK_COLUMNS}) from stdin`,
-        edge: "copy edge (upstream_id, downstream_id, workflow_id) from stdin",
-      })
-    : null;
+    ? new CopySender(target.tx, bindCopyStatements(TASK_COLUMNS))
+    : refresh
+      ? new CopySender(refresh.tx, { task: FRESH_TASK_COPY, edge: "" })
+      : null;
   const taskRows = new RowBuffer();
   const edgeRows = new RowBuffer();
   let edgeGroup: { chunk: Buffer; rows: number }[] = [];
@@ -146,7 +168,7 @@ export async function streamDag(
         if (line.kind === "template") {
           const { kind: _, ...spec } = line;
           if (byIndex.length >= 1 << 16) throw new SpecError("more than 65,536 templates");
-          const state = await templateState(target, spec, byIndex.length);
+          const state = await templateState(target, spec, byIndex.length, defaultMaxAttempts);
           templates.set(spec.name, state);
           byIndex.push(state);
           continue;
@@ -154,12 +176,26 @@ export async function streamDag(
         const task: TaskSpec & { i: number } = line;
         const upstream = task.upstream;
         taskCount++;
+        // The announced count sized what was allocated and was checked against the cap.
+        if (taskCount > msg.counts.tasks) {
+          throw new SpecError(
+            `the DAG holds more tasks than the ${msg.counts.tasks} the submission announced (counts.tasks)`,
+          );
+        }
         edgeCount += upstream.length;
-        if (target === null) continue;
+        if (target === null) {
+          if (refresh) {
+            const template = templates.get(task.template)!;
+            taskRows.line(
+              `${reader.taskHash(task.i)}\t${template.command(task.args)}\t${template.argsJson(task.args)}\n`,
+            );
+          }
+          continue;
+        }
         const id = base + task.i;
         const template = templates.get(task.template)!;
         taskRows.line(
-          `${id}\t${task.name}\t${reader.taskHash(task.i)}\t${template.command(task.args)}\t${template.argsJson(task.args)}\t${upstream.length}${ownTail(task, template, placer, target, defaultMaxAttempts)}`,
+          `${id}\t${task.name}\t${reader.taskHash(task.i)}\t${template.command(task.args)}\t${template.argsJson(task.args)}\t${upstream.length}${ownTail(task, template, placer, target)}`,
         );
         templateOfTask[task.i] = template.index;
         if (upstream.length > 0) {
@@ -231,6 +267,7 @@ async function templateState(
   target: BindTarget | null,
   spec: TemplateSpec,
   index: number,
+  defaultMaxAttempts: number,
 ): Promise<TemplateState> {
   const hash = templateVersionHash(spec);
   const arrayId = target ? await createArray(target, spec, hash) : 0;
@@ -242,6 +279,7 @@ async function templateState(
     placement: null,
     scalesJson: spec.resource_scales ? JSON.stringify(spec.resource_scales) : null,
     fallbackLiteral: spec.fallback_queues ? textArrayLiteral(spec.fallback_queues) : null,
+    maxAttempts: spec.max_attempts ?? defaultMaxAttempts,
     command: compileCommand(spec.command),
     argsJson: compileArgs(argNames),
     tail: null,
@@ -249,75 +287,107 @@ async function templateState(
   return state;
 }
 
+/** The per-task columns of a tail that are not where it runs. */
+interface TailSettings {
+  maxAttempts: number;
+  scalesJson: string | null;
+  fallbackLiteral: string | null;
+  attributes: Record<string, string> | undefined;
+  env?: Record<string, string> | undefined;
+  workingDir?: string | undefined;
+}
+
 /** The COPY text of the columns after pending_upstream, from the tab before to the newline. */
 function tail(
   target: BindTarget,
   template: TemplateState,
   placement: Placement,
-  maxAttempts: number,
-  attributes: Record<string, string> | undefined,
+  settings: TailSettings,
 ): string {
   const fields = [
     target.workflowId,
     template.arrayId,
-    maxAttempts,
+    settings.maxAttempts,
     placement.cluster_id,
     placement.queue_id,
     placement.cores,
     placement.memory_bytes,
     placement.runtime_seconds,
     placement.project,
-    template.scalesJson,
-    template.fallbackLiteral,
-    attributes ? JSON.stringify(attributes) : null,
+    settings.scalesJson,
+    settings.fallbackLiteral,
+    settings.attributes ? JSON.stringify(settings.attributes) : null,
+    settings.env ? JSON.stringify(settings.env) : null,
+    settings.workingDir ?? null,
   ];
   let out = "";
   for (const f of fields) out += `\t${copyField(f)}`;
   return `${out}\n`;
 }
 
-/** The template's tail, or one of the task's own when it has settings of its own. */
+/**
+ * The template's tail, or one of the task's own when it has settings of its own: each
+ * setting by precedence task > template > workflow default (submission/resolve.ts).
+ */
 function ownTail(
   task: TaskSpec,
   template: TemplateState,
   placer: Placer,
   target: BindTarget,
-  defaultMaxAttempts: number,
 ): string {
   if (
     task.max_attempts === undefined &&
     task.cluster === undefined &&
     task.resources === undefined &&
-    task.attributes === undefined
+    task.attributes === undefined &&
+    task.resource_scales === undefined &&
+    task.fallback_queues === undefined &&
+    task.working_dir === undefined &&
+    task.env === undefined
   ) {
     template.placement ??= placer.place(template.spec, {});
-    template.tail ??= tail(target, template, template.placement, defaultMaxAttempts, undefined);
+    template.tail ??= tail(target, template, template.placement, {
+      maxAttempts: template.maxAttempts,
+      scalesJson: template.scalesJson,
+      fallbackLiteral: template.fallbackLiteral,
+      attributes: undefined,
+    });
     return template.tail;
   }
   let placement: Placement;
-  if (task.cluster !== undefined || task.resources !== undefined) {
+  if (
+    task.cluster !== undefined ||
+    task.resources !== undefined ||
+    task.fallback_queues !== undefined
+  ) {
     // Its own placement only: the template's alone may fit no queue (checked with each task).
     placement = placer.place(template.spec, task);
   } else {
     template.placement ??= placer.place(template.spec, {});
     placement = template.placement;
   }
-  return tail(
-    target,
-    template,
-    placement,
-    task.max_attempts ?? defaultMaxAttempts,
-    task.attributes,
-  );
+  const scales = task.resource_scales && effectiveScales(template.spec, task);
+  return tail(target, template, placement, {
+    maxAttempts: task.max_attempts ?? template.maxAttempts,
+    scalesJson: scales ? JSON.stringify(scales) : template.scalesJson,
+    fallbackLiteral: task.fallback_queues
+      ? textArrayLiteral(task.fallback_queues)
+      : template.fallbackLiteral,
+    attributes: task.attributes,
+    env: task.env,
+    workingDir: task.working_dir,
+  });
 }
 
 async function createArray(target: BindTarget, spec: TemplateSpec, hash: string): Promise<number> {
   const versionId = await upsertTemplateVersion(target.tx, target.toolId, spec, hash);
-  const [row] = await target.tx<{ id: number }[]>`
-    insert into task_array (workflow_id, task_template_version_id, max_concurrently_running)
-    values (${target.workflowId}, ${versionId}, ${spec.max_concurrently_running ?? null})
-    returning id`;
-  return row!.id;
+  return insertArray(
+    target.tx,
+    target.workflowId,
+    versionId,
+    spec.max_concurrently_running ?? null,
+    { env: spec.env, working_dir: spec.working_dir },
+  );
 }
 
 export type { Sql };

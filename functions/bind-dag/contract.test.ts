@@ -1,15 +1,18 @@
-// A submission made from the documented contract alone (bus/submit.ts, spec/DAG_FORMAT.md)
+// A submission made from the documented contract alone (bus/submit.ts, submission/DAG_FORMAT.md)
 // with plain NATS clients, as a program in another language would: no Drover client code.
+
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { jetstream } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { type RunningFunction, startFunction } from "../../bus/runtime.ts";
+import type { RunningFunction } from "../../bus/runtime.ts";
+import { localUserToken, userFromToken } from "../../core/identity.ts";
 import { silentLogger } from "../../core/log.ts";
 import { type FreshDatabase, freshDatabase } from "../../test/helpers/db.ts";
 import { startNats, type TestNats } from "../../test/helpers/nats.ts";
+import { startFunction } from "../context.ts";
 import { bindDag } from "./handler.ts";
 
 let nats: TestNats;
@@ -80,17 +83,19 @@ test("a workflow published with plain NATS clients, following only the documente
     },
   ];
   const body = gzipSync(lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
-  const store = await new Objm(nc).create("drover-dags");
+  // Under the submitter's user token: their bucket, their subjects (bus/submit.ts).
+  const me = localUserToken();
+  const store = await new Objm(nc).create(`drover-dags-${me}`);
   const info = await store.putBlob({ name: "dag-from-elsewhere" }, body);
 
   const submissionId = "other-language-0001";
-  const reply = nc.subscribe(`wf.submit.reply.${submissionId}`, { max: 1 });
+  const reply = nc.subscribe(`wf.reply.${me}.${submissionId}`, { max: 1 });
   await jetstream(nc).publish(
-    "wf.submit",
+    `wf.submit.${me}`,
     JSON.stringify({
       v: 1,
       submission_id: submissionId,
-      object: { bucket: "drover-dags", name: "dag-from-elsewhere", digest: info.digest },
+      object: { bucket: `drover-dags-${me}`, name: "dag-from-elsewhere", digest: info.digest },
       tool: { name: "polyglot", version: "2" },
       workflow: { name: "from elsewhere", args: { batch: 1 }, default_cluster: "dummy" },
       counts: { templates: 2, tasks: 4, edges: 2 },
@@ -115,5 +120,6 @@ test("a workflow published with plain NATS clients, following only the documente
   );
   const [run] =
     await db.sql`select user_name, host from workflow_run where workflow_id = ${answer!.workflow_id!}`;
-  assert.deepEqual({ ...run }, { user_name: "someone", host: "elsewhere" });
+  // Who submitted is the subject's token, never what the body says ("someone").
+  assert.deepEqual({ ...run }, { user_name: userFromToken(me), host: "elsewhere" });
 });

@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type postgres from "postgres";
 import { connectBus, type NatsConnection } from "../../bus/connect.ts";
-import { type RunningFunction, startFunction } from "../../bus/runtime.ts";
+import type { RunningFunction } from "../../bus/runtime.ts";
 import { type SubmitRejected, submitWorkflow } from "../../client/submit.ts";
+import { localUserToken } from "../../core/identity.ts";
 import { silentLogger } from "../../core/log.ts";
 import { type FreshDatabase, freshDatabase } from "../../test/helpers/db.ts";
 import { startNats, type TestNats } from "../../test/helpers/nats.ts";
 import { diamond, fanIn } from "../../test/helpers/submissions.ts";
+import { startFunction } from "../context.ts";
 import { bindDag } from "./handler.ts";
 
 let nats: TestNats;
@@ -172,6 +174,27 @@ describe("bind-dag", () => {
     });
   });
 
+  test("binding a held workflow again with --hold answers it as it is; without, it is refused", async () => {
+    const args = { held: "1" };
+    const first = await submitWorkflow(nc, diamond({ args }), { hold: true });
+    assert.equal(first.status, "REGISTERING");
+    const before = await rowCounts(db.sql);
+    const again = await submitWorkflow(nc, diamond({ args }), { hold: true });
+    assert.deepEqual(
+      [again.workflow_id, again.run_id, again.status, again.outcome],
+      [first.workflow_id, first.run_id, "REGISTERING", "existing"],
+    );
+    assert.deepEqual(await rowCounts(db.sql), before, "nothing written");
+    await assert.rejects(submitWorkflow(nc, diamond({ args })), (err: SubmitRejected) => {
+      assert.equal(err.reason, "conflict");
+      assert.equal(err.workflowId, first.workflow_id);
+      return true;
+    });
+    const changed = diamond({ args });
+    changed.tasks[3]!.upstream = [1];
+    await assert.rejects(submitWorkflow(nc, changed, { hold: true }), /different DAG/);
+  });
+
   test("a submit delivered twice binds once", async () => {
     const sub = fanIn(50, { args: { dup: "1" } });
     const first = await submitWorkflow(nc, sub);
@@ -180,13 +203,13 @@ describe("bind-dag", () => {
     // restart): bind-dag answers again from what is there and writes nothing.
     const { jetstream } = await import("@nats-io/jetstream");
     const [run] = await db.sql`select submission_id from workflow_run where id = ${first.run_id}`;
-    const reply = nc.subscribe(`wf.submit.reply.${run!.submission_id}`, { max: 1 });
+    const reply = nc.subscribe(`wf.reply.${localUserToken()}.${run!.submission_id}`, { max: 1 });
     await jetstream(nc).publish(
-      "wf.submit",
+      `wf.submit.${localUserToken()}`,
       JSON.stringify({
         v: 1,
         submission_id: run!.submission_id,
-        object: { bucket: "drover-dags", name: "gone" },
+        object: { bucket: `drover-dags-${localUserToken()}`, name: "gone" },
         tool: sub.tool,
         workflow: sub.workflow,
         counts: { templates: 2, tasks: 51, edges: 50 },

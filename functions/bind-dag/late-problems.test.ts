@@ -1,15 +1,18 @@
 // Problems found late in a big DAG, after rows of it were sent to Postgres: the bind's
 // COPYs are given up, the transaction rolls back, and bind-dag binds the next one.
+
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { jetstream } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { type RunningFunction, startFunction } from "../../bus/runtime.ts";
+import type { RunningFunction } from "../../bus/runtime.ts";
+import { localUserToken } from "../../core/identity.ts";
 import { silentLogger } from "../../core/log.ts";
 import { type FreshDatabase, freshDatabase } from "../../test/helpers/db.ts";
 import { startNats, type TestNats } from "../../test/helpers/nats.ts";
+import { startFunction } from "../context.ts";
 import { bindDag } from "./handler.ts";
 
 let nats: TestNats;
@@ -60,15 +63,15 @@ function chain(last?: string): { text: string; edges: number } {
 }
 
 async function submit(id: string, text: string, edges: number) {
-  const store = await new Objm(nc).create("drover-dags");
+  const store = await new Objm(nc).create(`drover-dags-${localUserToken()}`);
   const info = await store.putBlob({ name: `dag-${id}` }, gzipSync(text, { level: 1 }));
-  const reply = nc.subscribe(`wf.submit.reply.${id}`, { max: 1 });
+  const reply = nc.subscribe(`wf.reply.${localUserToken()}.${id}`, { max: 1 });
   await jetstream(nc).publish(
-    "wf.submit",
+    `wf.submit.${localUserToken()}`,
     JSON.stringify({
       v: 1,
       submission_id: id,
-      object: { bucket: "drover-dags", name: `dag-${id}`, digest: info.digest },
+      object: { bucket: `drover-dags-${localUserToken()}`, name: `dag-${id}`, digest: info.digest },
       tool: { name: "late", version: "1" },
       workflow: { name: id, args: { id }, default_cluster: "dummy" },
       counts: { templates: 1, tasks: N, edges },

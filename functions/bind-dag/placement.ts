@@ -1,13 +1,11 @@
-import { mergeResources, pickQueue } from "../../spec/resolve.ts";
-import type { NormalizedResources, TemplateSpec, WorkflowSpec } from "../../spec/submission.ts";
+import { DEFAULT_RESOURCES } from "../../core/resources.ts";
 import { type ClusterCatalog, specCatalog } from "../../store/catalog.ts";
-
-/** Resources of a task that names none at any level. */
-export const BUILTIN_RESOURCES = {
-  cores: 1,
-  memory_bytes: 1024 ** 3,
-  runtime_seconds: 3600,
-} as const;
+import { effectiveFallbackQueues, mergeResources, pickQueue } from "../../submission/resolve.ts";
+import type {
+  NormalizedResources,
+  TemplateSpec,
+  WorkflowSpec,
+} from "../../submission/submission.ts";
 
 export interface Placement {
   cluster_id: number;
@@ -20,9 +18,9 @@ export interface Placement {
 
 /**
  * Where a task runs and with what: resources by precedence (built-in < workflow <
- * template < task), on its queue or the first fallback queue that fits. Validation
- * (DagReader with the catalog) has already rejected tasks that fit nowhere, so this
- * only resolves names to ids.
+ * template < task), on its queue or the first of its fallback queues (its own, else its
+ * template's) that fits. Validation (DagReader with the catalog) has already rejected
+ * tasks that fit nowhere, so this only resolves names to ids.
  */
 export class Placer {
   private readonly spec;
@@ -36,17 +34,22 @@ export class Placer {
 
   place(
     template: TemplateSpec,
-    task: { cluster?: string | undefined; resources?: NormalizedResources | undefined },
+    task: {
+      cluster?: string | undefined;
+      resources?: NormalizedResources | undefined;
+      fallback_queues?: string[] | undefined;
+    },
   ): Placement {
     const clusterName = task.cluster ?? template.cluster ?? this.workflow.default_cluster;
     const r = mergeResources(
-      BUILTIN_RESOURCES,
+      DEFAULT_RESOURCES,
       this.workflow.default_resources,
       template.resources,
       task.resources,
     );
     const cluster = this.catalog.get(clusterName);
-    const queueName = pickQueue(this.spec, clusterName, r, template.fallback_queues);
+    const fallbacks = effectiveFallbackQueues(template, task);
+    const queueName = pickQueue(this.spec, clusterName, r, fallbacks);
     const queue = cluster?.queues.find((q) => q.name === queueName);
     if (!cluster || !queue) {
       throw new Error(`no queue on cluster "${clusterName}" fits template "${template.name}"`);

@@ -4,21 +4,20 @@
  * They give what renderCommand and JSON.stringify would, for a task whose args are
  * exactly its template's (DagReader has checked that before a row is written).
  */
-import { copyText } from "../../db/copy.ts";
+
+import { copyText } from "../../store/copy.ts";
+import { COMMAND_TOKEN, shellQuote } from "../../submission/command.ts";
 
 export type RenderArgs = (args: Readonly<Record<string, string>>) => string;
 
-/** The tokens of spec/command.ts: `{{`, `}}`, `${…}` (left to the shell), `{arg}`. */
-const TOKEN = /\{\{|\}\}|\$\{[^}]*\}|\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-
 /** renderCommand(command, args), COPY-escaped. */
 export function compileCommand(command: string): RenderArgs {
-  // literals[k] comes before names[k]; the last literal ends the command.
+  // literals[k] comes before slots[k]; the last literal ends the command.
   const literals: string[] = [];
-  const names: string[] = [];
+  const slots: { name: string; quoted: boolean; placeholder: string }[] = [];
   let literal = "";
   let at = 0;
-  for (const m of command.matchAll(TOKEN)) {
+  for (const m of command.matchAll(COMMAND_TOKEN)) {
     literal += command.slice(at, m.index);
     at = m.index + m[0].length;
     if (m[0] === "{{") literal += "{";
@@ -26,18 +25,18 @@ export function compileCommand(command: string): RenderArgs {
     else if (m[1] === undefined) literal += m[0];
     else {
       literals.push(copyText(literal));
-      names.push(m[1]);
+      slots.push({ name: m[1], quoted: m[2] !== undefined, placeholder: m[0] });
       literal = "";
     }
   }
   const last = copyText(literal + command.slice(at));
-  const placeholders = names.map((name) => `{${name}}`);
   return (args) => {
     let out = "";
-    for (let k = 0; k < names.length; k++) {
-      const name = names[k]!;
+    for (let k = 0; k < slots.length; k++) {
+      const { name, quoted, placeholder } = slots[k]!;
       out += literals[k]!;
-      out += Object.hasOwn(args, name) ? copyText(args[name]!) : placeholders[k]!;
+      if (!Object.hasOwn(args, name)) out += placeholder;
+      else out += copyText(quoted ? shellQuote(args[name]!) : args[name]!);
     }
     return out + last;
   };

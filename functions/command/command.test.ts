@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { CommandRefused, Commands } from "../../client/commands.ts";
 import { followWorkflow } from "../../client/follow.ts";
-import type { Submission } from "../../spec/submission.ts";
+import type { Submission } from "../../submission/submission.ts";
 import { processesWith } from "../../test/helpers/processes.ts";
 import { startTestStack, type TestStack } from "../../test/helpers/stack.ts";
 

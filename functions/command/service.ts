@@ -1,72 +1,101 @@
 /**
  * command — the state-changing commands of the CLI and the GUI (bus/commands.ts).
  *
- * Subscribes: cmd.* (core NATS request/reply, queue group `commands`).
- * Publishes: the answer (after commit); ctl.<cluster>.kill for instances to kill;
+ * Subscribes: cmd.<caller>.<verb> (core NATS request/reply, queue group `commands`).
+ * Publishes: the answer (after commit); ctl.<cluster>.<owner>.kill for instances to kill;
  *   sched.wake when tasks may run; events evt.workflow.<wf> / evt.tasks.<wf>.
  * Idempotency: each command runs in one transaction under the workflow's row lock and
  *   states its precondition (stopping a HALTED workflow answers as a no-op; resuming a
  *   RUNNING one is refused).
+ * Who: the caller is the subject's token; only a workflow's owner or an admin may
+ *   change it, anyone else is refused with the owner's name.
  */
 import { hostname } from "node:os";
-import { jetstream } from "@nats-io/jetstream";
-import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { Sql } from "postgres";
-import { z } from "zod";
+import type { z } from "zod";
 import {
-  COMMAND_QUEUE_GROUP,
-  CommandSchemas,
-  CommandSubjects,
+  CommandService,
   type ConcurrencyCommand,
   type ResumeCommand,
   type SetStatusCommand,
   type StopCommand,
 } from "../../bus/commands.ts";
+import { Contracts } from "../../bus/contracts.ts";
 import { PendingEvents } from "../../bus/events.ts";
-import { createPublisher, type Publisher } from "../../bus/publish.ts";
-import { killSubject, Subjects } from "../../bus/subjects.ts";
+import { Refused, type RunningService, serve } from "../../bus/serve.ts";
+import { userFromToken } from "../../core/identity.ts";
 import type { Logger } from "../../core/log.ts";
-import { retryConflicts } from "../../db/retry.ts";
-import { releaseDownstream } from "../../store/downstream.ts";
-import { haltTasks, type KillList, setWorkflowStatus } from "../../store/halt.ts";
-import { resumeWorkflow } from "../../store/resume.ts";
-import { settleWorkflows } from "../../store/workflow-end.ts";
+import { meant } from "../../core/suggest.ts";
 import {
   activeOnes,
+  addTaskAttributes,
+  hasLiveInstances,
   lockWorkflow,
   markDone,
   markRegistering,
   setTemplateLimit,
   setWorkflowLimit,
+  type Tx,
   taskClosure,
+  taskWorkflow,
   templateNames,
-} from "./sql.ts";
+  workflowStatus,
+} from "../../store/commands.ts";
+import { retryConflicts } from "../../store/conflicts.ts";
+import { releaseDownstream } from "../../store/downstream.ts";
+import { haltTasks, type KillList, setWorkflowStatus } from "../../store/halt.ts";
+import { isAdmin } from "../../store/people.ts";
+import { releaseWorkflow, resetWorkflow, resumeWorkflow } from "../../store/resume.ts";
+import { finishIfAllDone, settleWorkflows } from "../../store/workflow-end.ts";
+import { type FunctionContext, functionContext } from "../context.ts";
+import { publishKills } from "../owners.ts";
 
-class Refused extends Error {}
+/** A command's context: the database, and who asks (from the request's subject). */
+type Deps = Pick<FunctionContext, "sql"> & { caller: string };
 
-interface Deps {
-  sql: Sql;
-  publisher: Publisher;
-  log: Logger;
+/**
+ * Locks a workflow for a command of `caller`: refused, naming the owner, unless the
+ * caller owns it or is an admin.
+ */
+async function lockOwned(tx: Tx, workflowId: number, caller: string) {
+  const wf = await lockWorkflow(tx, workflowId);
+  if (!wf) throw new Refused(`workflow ${workflowId} does not exist`);
+  await mayAct(tx, wf, caller);
+  return wf;
 }
 
-interface Effects {
-  answer: Record<string, unknown>;
-  kills?: KillList[];
+async function mayAct(
+  tx: Tx,
+  wf: { id: number; owner: string | null },
+  caller: string,
+): Promise<void> {
+  if (wf.owner === caller || (await isAdmin(tx, caller))) return;
+  const owner = wf.owner === null ? "no one: only an admin may change it" : userFromToken(wf.owner);
+  throw new Refused(`workflow ${wf.id} belongs to ${owner}`);
+}
+
+type Endpoints = typeof CommandService.endpoints;
+type Request<K extends keyof Endpoints> = z.output<Endpoints[K]["request"]>;
+type Answer<K extends keyof Endpoints> = NonNullable<Endpoints[K]["answer"]>;
+
+/** A command's answer and what to do once it committed. */
+interface Effects<A> {
+  answer: A;
+  kills?: Pick<KillList, "cluster" | "instance_ids">[];
   wake?: number[];
   events: PendingEvents;
 }
 
-async function stop(
-  deps: Deps,
-  cmd: z.output<(typeof CommandSchemas)[typeof CommandSubjects.stop]>,
-): Promise<Effects> {
+async function stop(deps: Deps, cmd: Request<"stop">): Promise<Effects<Answer<"stop">>> {
   const events = new PendingEvents();
   return deps.sql.begin(async (tx) => {
-    const wf = await lockWorkflow(tx, cmd.workflow_id);
-    if (!wf) throw new Refused(`workflow ${cmd.workflow_id} does not exist`);
+    const wf = await lockOwned(tx, cmd.workflow_id, deps.caller);
     if (wf.status === "HALTED")
-      return { answer: { ok: true, workflow_id: wf.id, status: "HALTED", killed: 0 }, events };
+      return {
+        answer: { ok: true, workflow_id: wf.id, status: "HALTED", killed: 0, running: 0 },
+        events,
+      };
     if (wf.status !== "QUEUED" && wf.status !== "RUNNING" && wf.status !== "REGISTERING") {
       throw new Refused(`workflow ${wf.id} is ${wf.status}: there is nothing to stop`);
     }
@@ -74,18 +103,19 @@ async function stop(
     await setWorkflowStatus(tx, wf.id, "HALTED", "STOPPED");
     events.workflow(wf.id, "HALTED");
     const killed = kills.reduce((n, k) => n + k.instance_ids.length, 0);
-    return { answer: { ok: true, workflow_id: wf.id, status: "HALTED", killed }, kills, events };
+    const running = kills.reduce((n, k) => n + k.running, 0);
+    return {
+      answer: { ok: true, workflow_id: wf.id, status: "HALTED", killed, running },
+      kills,
+      events,
+    };
   });
 }
 
-async function resume(
-  deps: Deps,
-  cmd: z.output<(typeof CommandSchemas)[typeof CommandSubjects.resume]>,
-): Promise<Effects> {
+async function resume(deps: Deps, cmd: Request<"resume">): Promise<Effects<Answer<"resume">>> {
   const events = new PendingEvents();
   return deps.sql.begin(async (tx) => {
-    const wf = await lockWorkflow(tx, cmd.workflow_id);
-    if (!wf) throw new Refused(`workflow ${cmd.workflow_id} does not exist`);
+    const wf = await lockOwned(tx, cmd.workflow_id, deps.caller);
     if (wf.status !== "FAILED" && wf.status !== "HALTED") {
       throw new Refused(
         `workflow ${wf.id} is ${wf.status}: only a FAILED or HALTED workflow can be resumed`,
@@ -93,6 +123,7 @@ async function resume(
     }
     const { runId, killed } = await resumeWorkflow(tx, wf.id, {
       cold: cmd.reset_running,
+      keepResources: cmd.keep_resources,
       user: "drover",
       host: hostname(),
       submissionId: null,
@@ -109,17 +140,16 @@ async function resume(
 
 async function concurrency(
   deps: Deps,
-  cmd: z.output<(typeof CommandSchemas)[typeof CommandSubjects.concurrency]>,
-): Promise<Effects> {
+  cmd: Request<"concurrency">,
+): Promise<Effects<Answer<"concurrency">>> {
   const events = new PendingEvents();
   return deps.sql.begin(async (tx) => {
-    const wf = await lockWorkflow(tx, cmd.workflow_id);
-    if (!wf) throw new Refused(`workflow ${cmd.workflow_id} does not exist`);
+    const wf = await lockOwned(tx, cmd.workflow_id, deps.caller);
     if (cmd.template === undefined) await setWorkflowLimit(tx, wf.id, cmd.limit);
     else if ((await setTemplateLimit(tx, wf.id, cmd.template, cmd.limit)) === undefined) {
       const known = await templateNames(tx, wf.id);
       throw new Refused(
-        `workflow ${wf.id} has no template "${cmd.template}" (templates: ${known.join(", ")})`,
+        `workflow ${wf.id} has no template "${cmd.template}"${meant(cmd.template, known)} (templates: ${known.join(", ")})`,
       );
     }
     return {
@@ -132,15 +162,15 @@ async function concurrency(
 
 async function setStatus(
   deps: Deps,
-  cmd: z.output<(typeof CommandSchemas)[typeof CommandSubjects.setStatus]>,
-): Promise<Effects> {
+  cmd: Request<"setStatus">,
+): Promise<Effects<Answer<"setStatus">>> {
   const events = new PendingEvents();
   return deps.sql.begin(async (tx) => {
     const direction = !cmd.recursive ? null : cmd.status === "DONE" ? "upstream" : "downstream";
     const tasks = await taskClosure(tx, cmd.task_id, direction);
     if (tasks.length === 0) throw new Refused(`task ${cmd.task_id} does not exist`);
     const workflowId = tasks[0]!.workflow_id;
-    const wf = (await lockWorkflow(tx, workflowId))!;
+    const wf = await lockOwned(tx, workflowId, deps.caller);
     const busy = activeOnes(tasks);
     if (busy.length > 0) {
       const names = busy.slice(0, 5).map((t) => `${t.name} (${t.status})`);
@@ -158,6 +188,7 @@ async function setStatus(
       );
       for (const e of await settleWorkflows(tx, [workflowId]))
         events.workflow(e.workflow_id, e.status);
+      if (await finishIfAllDone(tx, workflowId)) events.workflow(workflowId, "DONE");
     } else {
       changed = await markRegistering(tx, ids);
       // A DONE workflow with work to do again becomes resumable.
@@ -167,62 +198,108 @@ async function setStatus(
       }
     }
     events.tasks(cmd.status, changed);
+    // The workflow row is locked: it has a status.
+    const after = (await workflowStatus(tx, workflowId))!;
     return {
-      answer: { ok: true, task_ids: changed.map((t) => t.id), status: cmd.status },
+      answer: {
+        ok: true,
+        task_ids: changed.map((t) => t.id),
+        status: cmd.status,
+        workflow_id: workflowId,
+        workflow_status: after,
+      },
       wake: [workflowId],
       events,
     };
   });
 }
 
-const handlers: Record<string, (deps: Deps, cmd: never) => Promise<Effects>> = {
-  [CommandSubjects.stop]: stop,
-  [CommandSubjects.resume]: resume,
-  [CommandSubjects.concurrency]: concurrency,
-  [CommandSubjects.setStatus]: setStatus,
-};
-
-async function execute(deps: Deps, nc: NatsConnection, m: Msg): Promise<unknown> {
-  const schema = (CommandSchemas as Record<string, z.ZodType>)[m.subject];
-  const handler = handlers[m.subject];
-  if (!schema || !handler) return { error: `unknown command ${m.subject}` };
-  let body: unknown;
-  try {
-    body = JSON.parse(new TextDecoder().decode(m.data));
-  } catch {
-    return { error: `${m.subject}: the request is not JSON` };
-  }
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) return { error: `${m.subject}: ${z.prettifyError(parsed.error)}` };
-  let effects: Effects;
-  try {
-    // Each command is one transaction: one that lost a deadlock to a running workflow's
-    // handlers is run again, so that the caller gets an answer, not the conflict.
-    effects = await retryConflicts(() => handler(deps, parsed.data as never));
-  } catch (err) {
-    if (err instanceof Refused) return { error: err.message };
-    deps.log.error({ err, subject: m.subject }, "command failed");
-    return { error: `${m.subject} failed: ${(err as Error).message}` };
-  }
-  // After commit: kill orders, wake-ups and events. A lost kill order is re-sent by the
-  // reaper (the instances are KILL_SELF); a lost wake is covered by schedule's timer.
-  effects.events.flush((subject, data) => nc.publish(subject, JSON.stringify(data)));
-  for (const k of effects.kills ?? []) {
-    await deps.publisher
-      .publish(killSubject(k.cluster), { v: 1, instance_ids: k.instance_ids, reason: m.subject })
-      .catch((err) => deps.log.warn({ err, cluster: k.cluster }, "kill order not published"));
-  }
-  for (const workflowId of effects.wake ?? []) {
-    await deps.publisher
-      .publish(Subjects.schedWake, { v: 1, workflow_id: workflowId })
-      .catch((err) => deps.log.warn({ err, workflowId }, "wake not published"));
-  }
-  return effects.answer;
+async function reset(deps: Deps, cmd: Request<"reset">): Promise<Effects<Answer<"reset">>> {
+  const events = new PendingEvents();
+  return deps.sql.begin(async (tx) => {
+    const wf = await lockOwned(tx, cmd.workflow_id, deps.caller);
+    if (wf.status !== "DONE" && wf.status !== "FAILED" && wf.status !== "HALTED") {
+      throw new Refused(
+        wf.status === "ABORTED"
+          ? `workflow ${wf.id} is ABORTED: it has no tasks to reset`
+          : `workflow ${wf.id} is ${wf.status}: stop it first ('drover stop ${wf.id}')`,
+      );
+    }
+    if (await hasLiveInstances(tx, wf.id)) {
+      throw new Refused(
+        `workflow ${wf.id} still has instances running (a hot resume left them): wait for them or stop the workflow`,
+      );
+    }
+    const count = await resetWorkflow(tx, wf.id, cmd.partial);
+    events.workflow(wf.id, "HALTED");
+    return { answer: { ok: true, workflow_id: wf.id, status: "HALTED", reset: count }, events };
+  });
 }
 
-export interface RunningService {
-  name: string;
-  stop(): Promise<void>;
+async function release(deps: Deps, cmd: Request<"release">): Promise<Effects<Answer<"release">>> {
+  const events = new PendingEvents();
+  return deps.sql.begin(async (tx) => {
+    const wf = await lockOwned(tx, cmd.workflow_id, deps.caller);
+    const settings = { failFast: cmd.fail_fast, timeoutSeconds: cmd.timeout_seconds };
+    if (await releaseWorkflow(tx, wf.id, settings)) {
+      events.workflow(wf.id, "QUEUED");
+      return {
+        answer: { ok: true, workflow_id: wf.id, status: "QUEUED", released: true },
+        wake: [wf.id],
+        events,
+      };
+    }
+    // Released already (a repeated release): nothing to do. Anything else is not held.
+    if (wf.status === "QUEUED" || wf.status === "RUNNING" || wf.status === "DONE") {
+      return {
+        answer: { ok: true, workflow_id: wf.id, status: wf.status, released: false },
+        events,
+      };
+    }
+    throw new Refused(
+      `workflow ${wf.id} is ${wf.status}: only a held workflow (submitted with --hold) can be released`,
+    );
+  });
+}
+
+async function taskAttributes(
+  deps: Deps,
+  cmd: Request<"taskAttributes">,
+): Promise<Effects<Answer<"taskAttributes">>> {
+  const events = new PendingEvents();
+  const wf = await taskWorkflow(deps.sql, cmd.task_id);
+  if (!wf) throw new Refused(`task ${cmd.task_id} does not exist`);
+  await mayAct(deps.sql, wf, deps.caller);
+  const attributes = await addTaskAttributes(deps.sql, cmd.task_id, cmd.attributes);
+  if (!attributes) throw new Refused(`task ${cmd.task_id} does not exist`);
+  return { answer: { ok: true, task_id: cmd.task_id, attributes }, events };
+}
+
+/**
+ * Runs a command and, after its commit, what it implies: kill orders, wake-ups and
+ * events. A lost kill order is re-sent by the reaper (the instances are KILL_SELF); a
+ * lost wake is covered by schedule's timer. Answered only after all of that.
+ */
+async function run<A>(
+  ctx: FunctionContext,
+  subject: string,
+  command: () => Promise<Effects<A>>,
+): Promise<A> {
+  // Each command is one transaction: one that lost a deadlock to a running workflow's
+  // handlers is run again, so that the caller gets an answer, not the conflict.
+  const effects = await retryConflicts(command);
+  effects.events.flush(ctx.emit);
+  for (const k of effects.kills ?? []) {
+    await publishKills(ctx, k.cluster, k.instance_ids, subject).catch((err) =>
+      ctx.log.warn({ err, cluster: k.cluster }, "kill order not published"),
+    );
+  }
+  for (const workflowId of effects.wake ?? []) {
+    await ctx
+      .publish(Contracts.schedWake, { v: 1, workflow_id: workflowId }, { command: subject })
+      .catch((err) => ctx.log.warn({ err, workflowId }, "wake not published"));
+  }
+  return effects.answer;
 }
 
 export async function startCommandService(deps: {
@@ -230,30 +307,24 @@ export async function startCommandService(deps: {
   sql: Sql;
   log: Logger;
 }): Promise<RunningService> {
-  const log = deps.log.child({ service: "command" });
-  const publisher = createPublisher(deps.nc, jetstream(deps.nc));
-  const inFlight = new Set<Promise<void>>();
-  const sub: Subscription = deps.nc.subscribe(`${Subjects.cmd}.*`, {
-    queue: COMMAND_QUEUE_GROUP,
-    callback: (err, m) => {
-      if (err) return log.warn({ err }, "command subscription error");
-      const p = execute({ sql: deps.sql, publisher, log }, deps.nc, m)
-        .then((answer) => {
-          if (m.reply) m.respond(JSON.stringify(answer));
-        })
-        .catch((e) => log.error({ err: e }, "command not answered"));
-      inFlight.add(p);
-      p.finally(() => inFlight.delete(p));
+  const ctx = functionContext({ ...deps, log: deps.log.child({ service: CommandService.name }) });
+  return serve(
+    deps.nc,
+    CommandService,
+    {
+      stop: (cmd, subject, caller) => run(ctx, subject, () => stop({ ...ctx, caller }, cmd)),
+      resume: (cmd, subject, caller) => run(ctx, subject, () => resume({ ...ctx, caller }, cmd)),
+      concurrency: (cmd, subject, caller) =>
+        run(ctx, subject, () => concurrency({ ...ctx, caller }, cmd)),
+      setStatus: (cmd, subject, caller) =>
+        run(ctx, subject, () => setStatus({ ...ctx, caller }, cmd)),
+      taskAttributes: (cmd, subject, caller) =>
+        run(ctx, subject, () => taskAttributes({ ...ctx, caller }, cmd)),
+      reset: (cmd, subject, caller) => run(ctx, subject, () => reset({ ...ctx, caller }, cmd)),
+      release: (cmd, subject, caller) => run(ctx, subject, () => release({ ...ctx, caller }, cmd)),
     },
-  });
-  log.info({ subjects: Object.values(CommandSubjects) }, "command service started");
-  return {
-    name: "command",
-    async stop() {
-      await sub.drain().catch(() => {});
-      await Promise.allSettled([...inFlight]);
-    },
-  };
+    deps.log,
+  );
 }
 
 export type { ConcurrencyCommand, ResumeCommand, SetStatusCommand, StopCommand };

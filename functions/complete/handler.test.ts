@@ -2,20 +2,23 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Sql } from "postgres";
 import type { LaunchBatch } from "../../bus/schemas.ts";
+import { deliver, startTestBus, type TestBus } from "../../test/helpers/bus.ts";
 import { type FreshDatabase, freshDatabase } from "../../test/helpers/db.ts";
 import { doneMsg, runToEnd, scheduleAndLaunch } from "../../test/helpers/drive.ts";
-import { deliver, fakeContext } from "../../test/helpers/fake-context.ts";
 import { insertWorkflow, shapes } from "../../test/helpers/workflow-fixture.ts";
 import { complete } from "./handler.ts";
 
 let db: FreshDatabase;
 let sql: Sql;
+let bus: TestBus;
 
 before(async () => {
   db = await freshDatabase();
   sql = db.sql;
+  bus = await startTestBus(sql);
 });
 after(async () => {
+  await bus.stop();
   await db.drop();
 });
 
@@ -43,8 +46,8 @@ function instanceOf(batches: LaunchBatch[]): Record<string, number> {
 describe("complete", () => {
   test("a diamond runs to DONE: statuses, pending counts, one instance per task, audits, events", async () => {
     const f = await insertWorkflow(sql, { tasks: shapes.diamond() });
-    const ctx = fakeContext(sql);
-    const rounds = await runToEnd(sql, f.workflowId, ctx);
+    const wire = await bus.record();
+    const rounds = await runToEnd(bus, f.workflowId);
     assert.equal(rounds, 3);
     assert.deepEqual(await workflowStatus(f.workflowId), { workflow: "DONE", run: "DONE" });
     const t = await tasks(f.workflowId);
@@ -101,14 +104,15 @@ describe("complete", () => {
       runAudit.map((a) => a.status),
       ["RUNNING", "DONE"],
     );
-    const wfEvents = ctx.emitted
+    const emitted = await wire.emitted();
+    const wfEvents = emitted
       .filter((e) => e.subject === `evt.workflow.${f.workflowId}`)
       .map((e) => e.data);
     assert.deepEqual(wfEvents, [
       { v: 1, workflow_id: f.workflowId, status: "RUNNING" },
       { v: 1, workflow_id: f.workflowId, status: "DONE" },
     ]);
-    const doneEvents = ctx.emitted
+    const doneEvents = emitted
       .filter(
         (e) =>
           e.subject === `evt.tasks.${f.workflowId}` &&
@@ -123,28 +127,28 @@ describe("complete", () => {
 
   test("a redelivered result decrements downstream once and publishes nothing", async () => {
     const f = await insertWorkflow(sql, { tasks: shapes.diamond() });
-    let batches = await scheduleAndLaunch(sql, f.workflowId);
-    await deliver(complete, "ti.done", doneMsg([instanceOf(batches)["top_0"]!]), fakeContext(sql));
-    batches = await scheduleAndLaunch(sql, f.workflowId);
+    let batches = await scheduleAndLaunch(bus, f.workflowId);
+    await deliver(complete, "ti.done", doneMsg([instanceOf(batches)["top_0"]!]), bus.ctx);
+    batches = await scheduleAndLaunch(bus, f.workflowId);
     const mid0 = instanceOf(batches)["mid_0"]!;
 
-    const ctx = fakeContext(sql);
-    await deliver(complete, "ti.done", doneMsg([mid0]), ctx);
+    const wire = await bus.record();
+    await deliver(complete, "ti.done", doneMsg([mid0]), bus.ctx);
     // Nothing became ready and the workflow has no limits: no wake for schedule.
-    assert.deepEqual(ctx.take("sched.wake"), []);
+    assert.deepEqual(await wire.take("sched.wake"), []);
     assert.deepEqual((await tasks(f.workflowId))["bottom_0"], {
       status: "REGISTERING",
       pending: 1,
     });
 
-    const again = fakeContext(sql);
-    await deliver(complete, "ti.done", doneMsg([mid0, mid0]), again);
+    const again = await bus.record();
+    await deliver(complete, "ti.done", doneMsg([mid0, mid0]), bus.ctx);
     assert.deepEqual((await tasks(f.workflowId))["bottom_0"], {
       status: "REGISTERING",
       pending: 1,
     });
-    assert.equal(again.published.length, 0);
-    assert.equal(again.emitted.length, 0);
+    assert.equal((await again.published()).length, 0);
+    assert.equal((await again.emitted()).length, 0);
     const [n] = await sql<{ n: number }[]>`
       select count(*)::int as n from task_status_audit where task_id = ${f.taskIds["mid_0"]!} and status = 'DONE'`;
     assert.equal(n!.n, 1);
@@ -152,25 +156,20 @@ describe("complete", () => {
 
   test("results for a fan-in arriving concurrently release the join exactly once (no deadlock)", async () => {
     const f = await insertWorkflow(sql, { tasks: shapes.fanOutIn(24) });
-    let batches = await scheduleAndLaunch(sql, f.workflowId);
-    await deliver(
-      complete,
-      "ti.done",
-      doneMsg([instanceOf(batches)["split_0"]!]),
-      fakeContext(sql),
-    );
-    batches = await scheduleAndLaunch(sql, f.workflowId);
+    let batches = await scheduleAndLaunch(bus, f.workflowId);
+    await deliver(complete, "ti.done", doneMsg([instanceOf(batches)["split_0"]!]), bus.ctx);
+    batches = await scheduleAndLaunch(bus, f.workflowId);
     const work = Object.values(instanceOf(batches));
     assert.equal(work.length, 24);
     // Pairs of results per message, all at once, plus every message delivered twice.
     const messages = [];
     for (let i = 0; i < work.length; i += 2) messages.push(doneMsg(work.slice(i, i + 2)));
     await Promise.all(
-      [...messages, ...messages].map((m) => deliver(complete, "ti.done", m, fakeContext(sql))),
+      [...messages, ...messages].map((m) => deliver(complete, "ti.done", m, bus.ctx)),
     );
     const t = await tasks(f.workflowId);
     assert.deepEqual(t["join_0"], { status: "REGISTERING", pending: 0 });
-    await runToEnd(sql, f.workflowId);
+    await runToEnd(bus, f.workflowId);
     assert.deepEqual(await workflowStatus(f.workflowId), { workflow: "DONE", run: "DONE" });
   });
 
@@ -182,11 +181,9 @@ describe("complete", () => {
       upstream: ups.map((u) => u.name),
     }));
     const f = await insertWorkflow(sql, { tasks: [...ups, ...downs] });
-    const inst = Object.values(instanceOf(await scheduleAndLaunch(sql, f.workflowId)));
+    const inst = Object.values(instanceOf(await scheduleAndLaunch(bus, f.workflowId)));
     assert.equal(inst.length, 12);
-    await Promise.all(
-      inst.map((id) => deliver(complete, "ti.done", doneMsg([id]), fakeContext(sql))),
-    );
+    await Promise.all(inst.map((id) => deliver(complete, "ti.done", doneMsg([id]), bus.ctx)));
     const t = await tasks(f.workflowId);
     for (const d of downs) assert.deepEqual(t[d.name], { status: "REGISTERING", pending: 0 });
   });
@@ -194,10 +191,8 @@ describe("complete", () => {
   test("the last tasks finishing at the same moment in different messages end the workflow", async () => {
     for (let round = 0; round < 5; round++) {
       const f = await insertWorkflow(sql, { tasks: shapes.flat(4) });
-      const ids = Object.values(instanceOf(await scheduleAndLaunch(sql, f.workflowId)));
-      await Promise.all(
-        ids.map((id) => deliver(complete, "ti.done", doneMsg([id]), fakeContext(sql))),
-      );
+      const ids = Object.values(instanceOf(await scheduleAndLaunch(bus, f.workflowId)));
+      await Promise.all(ids.map((id) => deliver(complete, "ti.done", doneMsg([id]), bus.ctx)));
       assert.deepEqual(await workflowStatus(f.workflowId), { workflow: "DONE", run: "DONE" });
       const [audit] = await sql<{ n: number }[]>`
         select count(*)::int as n from workflow_status_audit where workflow_id = ${f.workflowId} and status = 'DONE'`;
@@ -207,25 +202,22 @@ describe("complete", () => {
 
   test("a workflow whose remaining tasks can never run ends FAILED, its run ERROR", async () => {
     const f = await insertWorkflow(sql, { tasks: shapes.fanOutIn(2) });
-    let batches = await scheduleAndLaunch(sql, f.workflowId);
-    await deliver(
-      complete,
-      "ti.done",
-      doneMsg([instanceOf(batches)["split_0"]!]),
-      fakeContext(sql),
-    );
-    batches = await scheduleAndLaunch(sql, f.workflowId);
+    let batches = await scheduleAndLaunch(bus, f.workflowId);
+    await deliver(complete, "ti.done", doneMsg([instanceOf(batches)["split_0"]!]), bus.ctx);
+    batches = await scheduleAndLaunch(bus, f.workflowId);
     const inst = instanceOf(batches);
     // work_0 failed for good (as the retry function would leave it).
     await sql`update task_instance set status = 'ERROR' where id = ${inst["work_0"]!}`;
     await sql`update task set status = 'ERROR_FATAL' where id = ${f.taskIds["work_0"]!}`;
-    const ctx = fakeContext(sql);
-    await deliver(complete, "ti.done", doneMsg([inst["work_1"]!]), ctx);
+    const wire = await bus.record();
+    await deliver(complete, "ti.done", doneMsg([inst["work_1"]!]), bus.ctx);
     assert.deepEqual(await workflowStatus(f.workflowId), { workflow: "FAILED", run: "ERROR" });
     assert.deepEqual((await tasks(f.workflowId))["join_0"], { status: "REGISTERING", pending: 1 });
-    assert.equal(ctx.take("sched.wake").length, 0, "no wake for a workflow that ended");
+    assert.equal((await wire.take("sched.wake")).length, 0, "no wake for a workflow that ended");
     assert.deepEqual(
-      ctx.emitted.filter((e) => e.subject.startsWith("evt.workflow.")).map((e) => e.data),
+      (await wire.emitted())
+        .filter((e) => e.subject.startsWith("evt.workflow."))
+        .map((e) => e.data),
       [{ v: 1, workflow_id: f.workflowId, status: "FAILED" }],
     );
   });
@@ -236,34 +228,34 @@ describe("complete", () => {
       failFast: true,
       maxConcurrentlyRunning: 2,
     });
-    const inst = instanceOf(await scheduleAndLaunch(sql, f.workflowId));
+    const inst = instanceOf(await scheduleAndLaunch(bus, f.workflowId));
     await sql`update task_instance set status = 'ERROR' where id = ${inst["t_0"]!}`;
     await sql`update task set status = 'ERROR_FATAL' where id = ${f.taskIds["t_0"]!}`;
-    await deliver(complete, "ti.done", doneMsg([inst["t_1"]!]), fakeContext(sql));
+    await deliver(complete, "ti.done", doneMsg([inst["t_1"]!]), bus.ctx);
     assert.deepEqual(await workflowStatus(f.workflowId), { workflow: "FAILED", run: "ERROR" });
     assert.equal((await tasks(f.workflowId))["t_2"]!.status, "REGISTERING");
 
     // Without fail-fast the ready task keeps the workflow going.
     const g = await insertWorkflow(sql, { tasks: shapes.flat(3), maxConcurrentlyRunning: 2 });
-    const ginst = instanceOf(await scheduleAndLaunch(sql, g.workflowId));
+    const ginst = instanceOf(await scheduleAndLaunch(bus, g.workflowId));
     await sql`update task_instance set status = 'ERROR' where id = ${ginst["t_0"]!}`;
     await sql`update task set status = 'ERROR_FATAL' where id = ${g.taskIds["t_0"]!}`;
-    await deliver(complete, "ti.done", doneMsg([ginst["t_1"]!]), fakeContext(sql));
+    await deliver(complete, "ti.done", doneMsg([ginst["t_1"]!]), bus.ctx);
     assert.deepEqual(await workflowStatus(g.workflowId), { workflow: "RUNNING", run: "RUNNING" });
-    await runToEnd(sql, g.workflowId);
+    await runToEnd(bus, g.workflowId);
     assert.deepEqual(await workflowStatus(g.workflowId), { workflow: "FAILED", run: "ERROR" });
   });
 
   test("results for unknown instances are ignored", async () => {
-    const ctx = fakeContext(sql);
-    await deliver(complete, "ti.done", doneMsg([123456789]), ctx);
-    assert.equal(ctx.published.length + ctx.emitted.length, 0);
+    const wire = await bus.record();
+    await deliver(complete, "ti.done", doneMsg([123456789]), bus.ctx);
+    assert.equal((await wire.published()).length + (await wire.emitted()).length, 0);
   });
 });
 
 test("a later report for a DONE instance fills in the usage the first one lacked, and changes nothing else", async () => {
   const f = await insertWorkflow(sql, { tasks: shapes.chain(1) });
-  await runToEnd(sql, f.workflowId);
+  await runToEnd(bus, f.workflowId);
   const [inst] = await sql<
     { id: number }[]
   >`select id from task_instance where workflow_id = ${f.workflowId}`;
@@ -272,7 +264,7 @@ test("a later report for a DONE instance fills in the usage the first one lacked
     v: 1,
     results: [{ id: inst!.id, exit_code: 0, memory_used: 123_456_789, runtime_used: 9 }],
   };
-  await deliver(complete, "ti.done", late, fakeContext(sql));
+  await deliver(complete, "ti.done", late, bus.ctx);
   const [row] =
     await sql`select status, memory_used, runtime_used from task_instance where id = ${inst!.id}`;
   assert.equal(row!.status, "DONE");

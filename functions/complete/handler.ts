@@ -12,27 +12,25 @@
  *   pending_upstream; workflow DONE/FAILED and its run DONE/ERROR (store/workflow-end.ts);
  *   audit rows.
  */
-import { createHash } from "node:crypto";
+import { Contracts } from "../../bus/contracts.ts";
 import { PendingEvents } from "../../bus/events.ts";
-import { defineFunction } from "../../bus/runtime.ts";
-import { TiDone } from "../../bus/schemas.ts";
-import { Subjects } from "../../bus/subjects.ts";
+import { INSTANCE_BOUND_TASK } from "../../core/statuses.ts";
+import { fillMissingUsage, finishAndMoveTasks } from "../../store/complete.ts";
 import { releaseDownstreamAndLock } from "../../store/downstream.ts";
-import { INSTANCE_BOUND_TASK } from "../../store/statuses.ts";
 import { sortedIds } from "../../store/task-transition.ts";
 import { judgeWorkflows } from "../../store/workflow-end.ts";
-import { fillMissingUsage, finishAndMoveTasks } from "./sql.ts";
-
-export function wakeMsgId(workflowId: number, doneTaskIds: readonly number[]): string {
-  const digest = createHash("sha256").update(doneTaskIds.join(",")).digest("hex").slice(0, 16);
-  return `wake-done-${workflowId}-${digest}`;
-}
+import { defineFunction } from "../context.ts";
+import { refuseForeignReport } from "../owners.ts";
 
 export const complete = defineFunction({
   name: "complete",
-  schemas: { [Subjects.tiDone]: TiDone },
   concurrency: 4,
   async handle(msg, ctx) {
+    await refuseForeignReport(
+      ctx,
+      msg.actualSubject,
+      msg.data.results.map((r) => r.id),
+    );
     const byId = new Map(msg.data.results.map((r) => [r.id, r]));
     const results = sortedIds(byId.keys()).map((id) => byId.get(id)!);
     const events = new PendingEvents();
@@ -77,12 +75,10 @@ export const complete = defineFunction({
       // Reports for instances that had ended already: keep what they add.
       await fillMissingUsage(ctx.sql, results);
     }
+    // By the instances of this message: a redelivery wakes once, a later run again.
+    const ended = { after: "done", instance_ids: results.map((r) => r.id) } as const;
     for (const w of wakes) {
-      await ctx.publish(
-        Subjects.schedWake,
-        { v: 1, workflow_id: w.workflowId },
-        { msgID: wakeMsgId(w.workflowId, w.ids) },
-      );
+      await ctx.publish(Contracts.schedWake, { v: 1, workflow_id: w.workflowId }, ended);
     }
     if (wakes.length === 0 && results.length > 0) {
       ctx.log.debug({ results: results.length }, "results for instances already ended");

@@ -12,18 +12,18 @@
  * Side effects: task_instance status, distributor id, paths, node, report_by; task
  *   LAUNCHED/RUNNING; audit rows.
  */
+import { Contracts } from "../../bus/contracts.ts";
 import { PendingEvents } from "../../bus/events.ts";
-import { defineFunction } from "../../bus/runtime.ts";
-import { TiHeartbeat, TiLaunched, TiRunning } from "../../bus/schemas.ts";
-import { Subjects } from "../../bus/subjects.ts";
-import { sortedIds } from "../../store/task-transition.ts";
 import {
   extendReportBy,
   launchInstances,
   recordLaunchDetails,
   recordRunningDetails,
   runInstances,
-} from "./sql.ts";
+} from "../../store/heartbeat.ts";
+import { sortedIds } from "../../store/task-transition.ts";
+import { defineFunction } from "../context.ts";
+import { refuseForeignReport } from "../owners.ts";
 
 export interface HeartbeatOptions {
   /** how often live instances are reported (LaunchBatch.heartbeat_seconds) */
@@ -53,16 +53,14 @@ export function createHeartbeat(options: HeartbeatOptions = {}) {
   const seconds = reportBySeconds(options);
   return defineFunction({
     name: "heartbeat",
-    schemas: {
-      [Subjects.tiLaunched]: TiLaunched,
-      [Subjects.tiRunning]: TiRunning,
-      [Subjects.tiHeartbeat]: TiHeartbeat,
-    },
     concurrency: 4,
     async handle(msg, ctx) {
       const events = new PendingEvents();
+      const ids =
+        "instances" in msg.data ? msg.data.instances.map((i) => i.id) : msg.data.instance_ids;
+      await refuseForeignReport(ctx, msg.actualSubject, ids);
       switch (msg.subject) {
-        case Subjects.tiLaunched: {
+        case Contracts.tiLaunched.subject: {
           const entries = lastById(msg.data.instances);
           await ctx.sql.begin(async (tx) => {
             // Instances and their tasks move in one statement.
@@ -76,7 +74,7 @@ export function createHeartbeat(options: HeartbeatOptions = {}) {
           });
           break;
         }
-        case Subjects.tiRunning: {
+        case Contracts.tiRunning.subject: {
           const entries = lastById(msg.data.instances);
           await ctx.sql.begin(async (tx) => {
             // Instances and their tasks move in one statement.
@@ -90,7 +88,7 @@ export function createHeartbeat(options: HeartbeatOptions = {}) {
           });
           break;
         }
-        case Subjects.tiHeartbeat: {
+        case Contracts.tiHeartbeat.subject: {
           const alive = await extendReportBy(ctx.sql, sortedIds(msg.data.instance_ids), seconds);
           if (alive < msg.data.instance_ids.length) {
             ctx.log.debug(

@@ -3,25 +3,7 @@
  * runtime, project, array), each capped by count and by the bytes of its LaunchBatch
  * message (NATS refuses payloads over 1 MB by default; commands can be long).
  */
-
-export interface LaunchRow {
-  /** task id */
-  id: number;
-  workflow_id: number;
-  array_id: number;
-  cluster_id: number;
-  cluster: string;
-  queue_id: number;
-  queue: string;
-  cores: number;
-  memory_bytes: number;
-  runtime_seconds: number;
-  project: string | null;
-  name: string;
-  command: string;
-  /** attempts including this one */
-  attempts: number;
-}
+import type { LaunchRow } from "../../store/launch.ts";
 
 export interface PlannedBatch {
   rows: LaunchRow[];
@@ -44,6 +26,8 @@ export function instanceBytes(row: LaunchRow): number {
   return (
     Buffer.byteLength(JSON.stringify(row.name)) +
     Buffer.byteLength(JSON.stringify(row.command)) +
+    (row.env ? Buffer.byteLength(JSON.stringify(row.env)) + 8 : 0) +
+    (row.working_dir ? Buffer.byteLength(JSON.stringify(row.working_dir)) + 16 : 0) +
     96
   );
 }
@@ -63,11 +47,14 @@ function groupKey(r: LaunchRow): string {
 /**
  * Batches in a deterministic order (by first task id), rows in task id order. A single
  * row bigger than the byte cap still gets a batch of its own: refusing it here would
- * strand its task; the publish will fail loudly instead.
+ * strand its task; one too large for any message fails its task when it is published
+ * (functions/owners.ts).
  */
 export function planBatches(
   rows: readonly LaunchRow[],
   caps: BatchCaps = DEFAULT_BATCH_CAPS,
+  /** bytes a batch of this array carries besides its instances (its environment) */
+  arrayBytes: (arrayId: number) => number = () => 0,
 ): PlannedBatch[] {
   const groups = new Map<string, LaunchRow[]>();
   for (const r of [...rows].sort((a, b) => a.id - b.id)) {
@@ -79,13 +66,14 @@ export function planBatches(
   const batches: PlannedBatch[] = [];
   for (const group of groups.values()) {
     let current: LaunchRow[] = [];
-    let bytes = ENVELOPE_BYTES;
+    const envelope = ENVELOPE_BYTES + arrayBytes(group[0]!.array_id);
+    let bytes = envelope;
     for (const r of group) {
       const size = instanceBytes(r);
       if (current.length > 0 && (current.length >= caps.maxCount || bytes + size > caps.maxBytes)) {
         batches.push({ rows: current });
         current = [];
-        bytes = ENVELOPE_BYTES;
+        bytes = envelope;
       }
       current.push(r);
       bytes += size;

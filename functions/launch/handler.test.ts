@@ -1,43 +1,50 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Sql } from "postgres";
-import type { LaunchBatch, TaskQueued } from "../../bus/schemas.ts";
+import type { LaunchBatch, TaskQueued, TiError } from "../../bus/schemas.ts";
 import { silentLogger } from "../../core/log.ts";
+import type { LaunchRow } from "../../store/launch.ts";
+import { deliver, type Recording, startTestBus, type TestBus } from "../../test/helpers/bus.ts";
 import { type FreshDatabase, freshDatabase } from "../../test/helpers/db.ts";
-import { deliver, type FakeContext, fakeContext } from "../../test/helpers/fake-context.ts";
 import { type FixtureTask, insertWorkflow, shapes } from "../../test/helpers/workflow-fixture.ts";
+import { retry } from "../retry/handler.ts";
 import { schedule } from "../schedule/handler.ts";
-import { type LaunchRow, planBatches } from "./batching.ts";
+import { planBatches } from "./batching.ts";
 import { createLaunch, instantiate, launch } from "./handler.ts";
 
 let db: FreshDatabase;
 let sql: Sql;
+let bus: TestBus;
 
 before(async () => {
   db = await freshDatabase();
   sql = db.sql;
+  bus = await startTestBus(sql);
 });
 after(async () => {
+  await bus.stop();
   await db.drop();
 });
 
 /** Inserts a workflow and schedules it; returns the fixture and the task.queued messages. */
 async function queued(tasks: FixtureTask[]) {
   const f = await insertWorkflow(sql, { tasks });
-  const ctx = fakeContext(sql);
-  await deliver(schedule, "sched.wake", { v: 1, workflow_id: f.workflowId }, ctx);
-  return { f, messages: ctx.take<TaskQueued>("task.queued").map((m) => m.data) };
+  const wire = await bus.record();
+  await deliver(schedule, "sched.wake", { v: 1, workflow_id: f.workflowId }, bus.ctx);
+  const messages = (await wire.take<TaskQueued>("task.queued")).map((m) => m.data);
+  wire.stop();
+  return { f, messages };
 }
 
-function launches(ctx: FakeContext) {
-  return ctx.take<LaunchBatch>((s) => s.startsWith("launch."));
+function launches(wire: Recording) {
+  return wire.take<LaunchBatch>((s) => s.startsWith("launch."));
 }
 
 describe("launch", () => {
   test("creates one instance per task in batches, publishes them after commit, then marks them published", async () => {
     const { f, messages } = await queued(shapes.flat(3));
-    const ctx = fakeContext(sql);
-    await deliver(launch, "task.queued", messages[0], ctx);
+    const wire = await bus.record();
+    await deliver(launch, "task.queued", messages[0], bus.ctx);
 
     const tasks = await sql<{ status: string; attempts: number }[]>`
       select status, attempts from task where workflow_id = ${f.workflowId} order by id`;
@@ -75,7 +82,7 @@ describe("launch", () => {
     // 30 s heartbeat × 3 missed + 60 s
     assert.ok(instances[0]!.grace > 140 && instances[0]!.grace <= 150, String(instances[0]!.grace));
 
-    const sent = launches(ctx);
+    const sent = await launches(wire);
     assert.equal(sent.length, 1);
     const batchId = instances[0]!.batch_id;
     assert.equal(sent[0]!.msgID, `launch-${batchId}`);
@@ -85,6 +92,7 @@ describe("launch", () => {
       workflow_id: f.workflowId,
       cluster: "dummy",
       queue: "all.q",
+      template: "t",
       resources: { cores: 1, memory_bytes: 1024 ** 3, runtime_seconds: 600, project: null },
       heartbeat_seconds: 30,
       instances: instances.map((i, step) => ({
@@ -107,7 +115,7 @@ describe("launch", () => {
         (select count(*)::int from task_instance_status_audit a join task_instance i on i.id = a.task_instance_id
           where i.workflow_id = ${f.workflowId} and a.status = 'INSTANTIATED') as instances`;
     assert.deepEqual(audit, { tasks: 3, instances: 3 });
-    assert.deepEqual(ctx.emitted, [
+    assert.deepEqual(await wire.emitted(), [
       {
         subject: `evt.tasks.${f.workflowId}`,
         data: { v: 1, workflow_id: f.workflowId, status: "INSTANTIATING", task_ids: f.allIds },
@@ -115,9 +123,9 @@ describe("launch", () => {
     ]);
 
     // Redelivered: nothing new, nothing published (the batch was published).
-    const again = fakeContext(sql);
-    await deliver(launch, "task.queued", messages[0], again);
-    assert.equal(again.published.length, 0);
+    const again = await bus.record();
+    await deliver(launch, "task.queued", messages[0], bus.ctx);
+    assert.equal((await again.published()).length, 0);
     const [n] = await sql<{ n: number; attempts: number }[]>`
       select count(*)::int as n, (select sum(attempts)::int from task where workflow_id = ${f.workflowId}) as attempts
       from task_instance where workflow_id = ${f.workflowId}`;
@@ -131,9 +139,9 @@ describe("launch", () => {
       ...shapes.flat(2, "b"),
     ];
     const { f, messages } = await queued(tasks);
-    const ctx = fakeContext(sql);
-    await deliver(createLaunch({ maxCount: 2 }), "task.queued", messages[0], ctx);
-    const sent = launches(ctx).map((m) => m.data);
+    const wire = await bus.record();
+    await deliver(createLaunch({ maxCount: 2 }), "task.queued", messages[0], bus.ctx);
+    const sent = (await launches(wire)).map((m) => m.data);
     const names = sent.map((b) => b.instances.map((i) => i.name));
     assert.deepEqual(names, [["a_0", "a_1"], ["a_2", "a_3"], ["a_4"], ["big_0"], ["b_0", "b_1"]]);
     assert.equal(sent[3]!.resources.memory_bytes, 2 * 1024 ** 3);
@@ -151,9 +159,9 @@ describe("launch", () => {
     const { messages: m2 } = await queued(
       shapes.flat(5, "l").map((t) => ({ ...t, command: `echo ${long}` })),
     );
-    const c2 = fakeContext(sql);
-    await deliver(launch, "task.queued", m2[0], c2);
-    const sizes = launches(c2).map((m) => m.data.instances.length);
+    const w2 = await bus.record();
+    await deliver(launch, "task.queued", m2[0], bus.ctx);
+    const sizes = (await launches(w2)).map((m) => m.data.instances.length);
     assert.deepEqual(sizes, [2, 2, 1]);
   });
 
@@ -171,9 +179,9 @@ describe("launch", () => {
     const launchedId = first.messages[0]!.instances[0]!.id;
     await sql`update task_instance set status = 'LAUNCHED' where id = ${launchedId}`;
 
-    const ctx = fakeContext(sql);
-    await deliver(launch, "task.queued", msg, ctx);
-    const sent = launches(ctx);
+    const wire = await bus.record();
+    await deliver(launch, "task.queued", msg, bus.ctx);
+    const sent = await launches(wire);
     assert.deepEqual(
       sent.map((m) => m.msgID),
       first.messages.map((m) => `launch-${m.batch_id}`),
@@ -191,9 +199,9 @@ describe("launch", () => {
     const [t0, t1] = f.allIds;
     await sql`
       insert into task_instance (task_id, workflow_id, status) values (${t0!}, ${f.workflowId}, 'RUNNING')`;
-    const ctx = fakeContext(sql);
-    await deliver(launch, "task.queued", messages[0], ctx);
-    const sent = launches(ctx);
+    const wire = await bus.record();
+    await deliver(launch, "task.queued", messages[0], bus.ctx);
+    const sent = await launches(wire);
     assert.equal(sent.length, 1);
     assert.deepEqual(
       sent[0]!.data.instances.map((i) => i.task_id),
@@ -212,6 +220,42 @@ describe("launch", () => {
     );
   });
 
+  test("a batch too large for any NATS message fails its task at once; the other batches go out", async () => {
+    const huge = `echo ${"x".repeat(1_200_000)}`;
+    const { f, messages } = await queued([
+      { name: "big", command: huge },
+      { name: "small", memoryBytes: 2 * 1024 ** 3 },
+    ]);
+    const wire = await bus.record();
+    await deliver(launch, "task.queued", messages[0], bus.ctx);
+    const sent = await launches(wire);
+    assert.deepEqual(
+      sent.map((b) => b.data.instances.map((i) => i.task_id)),
+      [f.ids("small")],
+    );
+    const errors = await wire.take<TiError>("ti.error");
+    assert.equal(errors.length, 1);
+    const result = errors[0]!.data.results[0]!;
+    assert.equal(result.kind, "unlaunchable");
+    assert.match(
+      result.message,
+      /launch batch is \d+ bytes, more than the \d+ a NATS message may have/,
+    );
+    // Both batches are settled: the reaper has nothing to send again.
+    const [row] = await sql<{ unpublished: number }[]>`
+      select count(*)::int as unpublished from launch_batch
+      where workflow_id = ${f.workflowId} and published_at is null`;
+    assert.equal(row!.unpublished, 0);
+    // Retry makes the task ERROR_FATAL with the reason, whatever its attempts left.
+    await deliver(retry, "ti.error", errors[0]!.data, bus.ctx);
+    const [task] = await sql<{ status: string; error: string }[]>`
+      select t.status, i.error from task t join task_instance i on i.task_id = t.id
+      where t.id = ${f.taskIds["big"]!}`;
+    assert.equal(task!.status, "ERROR_FATAL");
+    assert.match(task!.error, /cannot be launched/);
+    wire.stop();
+  });
+
   test("planBatches: deterministic order, single oversized rows get a batch of their own", () => {
     const row = (id: number, command = "x", memory = 1): LaunchRow => ({
       id,
@@ -221,12 +265,15 @@ describe("launch", () => {
       cluster: "dummy",
       queue_id: 1,
       queue: "all.q",
+      template: "t",
       cores: 1,
       memory_bytes: memory,
       runtime_seconds: 1,
       project: null,
       name: `n${id}`,
       command,
+      env: null,
+      working_dir: null,
       attempts: 1,
     });
     const plan = planBatches([row(3), row(1, "y".repeat(5000)), row(2, "x", 2), row(4)], {

@@ -1,29 +1,7 @@
-/**
- * launch — turns queued tasks into task instances, grouped into launch batches.
- *
- * Subscribes: task.queued.
- * Publishes: launch.<cluster>, one message per batch (msg id `launch-<batch id>`), after
- *   the commit; then sets launch_batch.published_at. Events: evt.tasks.<wf>
- *   (INSTANTIATING).
- * Idempotency: the QUEUED → INSTANTIATING transition is guarded, so a redelivered message
- *   creates nothing; it re-publishes the batches of its tasks that are still unpublished
- *   (a first delivery that committed, then died before publishing). The reaper does the
- *   same for batches whose message never came back. One live instance per task is also
- *   enforced by task_instance_one_live_idx.
- * Side effects: task INSTANTIATING (attempts + 1), task_instance INSTANTIATED, launch_batch
- *   rows, audit rows.
- */
 import { PendingEvents } from "../../bus/events.ts";
-import { defineFunction, type HandlerContext } from "../../bus/runtime.ts";
-import { type LaunchBatch, TaskQueued } from "../../bus/schemas.ts";
-import { Subjects } from "../../bus/subjects.ts";
-import {
-  loadLaunchBatches,
-  markBatchesPublished,
-  publishLaunchBatches,
-} from "../../store/launch-batch.ts";
-import { sortedIds } from "../../store/task-transition.ts";
-import { type BatchCaps, DEFAULT_BATCH_CAPS, planBatches } from "./batching.ts";
+import type { LaunchBatch } from "../../bus/schemas.ts";
+import { Histogram, registry } from "../../core/metrics.ts";
+import { type ArraySettings, arraySettings } from "../../store/environment.ts";
 import {
   allocateBatchIds,
   type BatchRow,
@@ -31,7 +9,12 @@ import {
   insertInstances,
   instantiateTasks,
   unpublishedBatchesOf,
-} from "./sql.ts";
+} from "../../store/launch.ts";
+import { loadLaunchBatches, markBatchesPublished } from "../../store/launch-batch.ts";
+import { sortedIds } from "../../store/task-transition.ts";
+import { defineFunction, type FunctionContext } from "../context.ts";
+import { publishLaunches } from "../owners.ts";
+import { type BatchCaps, DEFAULT_BATCH_CAPS, planBatches } from "./batching.ts";
 
 export interface LaunchOptions extends Partial<BatchCaps> {
   /** how often bridges must report live instances (LaunchBatch.heartbeat_seconds) */
@@ -71,7 +54,7 @@ interface Instantiated {
 
 /** The transaction: tasks → INSTANTIATING, batches and instances created, messages built. */
 export async function instantiate(
-  ctx: Pick<HandlerContext, "sql" | "log">,
+  ctx: Pick<FunctionContext, "sql" | "log">,
   workflowId: number,
   taskIds: readonly number[],
   r: Resolved,
@@ -81,7 +64,11 @@ export async function instantiate(
     const moved = await instantiateTasks(tx, taskIds);
     if (moved.length === 0) return { messages: [], empty: [], moved: 0, events };
     events.tasks("INSTANTIATING", moved);
-    const plan = planBatches(moved, r.caps);
+    const settings = await arraySettings(
+      tx,
+      moved.map((m) => m.array_id),
+    );
+    const plan = planBatches(moved, r.caps, (arrayId) => settingsBytes(settings.get(arrayId)));
     const batchIds = await allocateBatchIds(tx, plan.length);
     const batches: BatchRow[] = [];
     const instances: InstanceRow[] = [];
@@ -136,6 +123,8 @@ export async function instantiate(
                 attempt: row.attempts,
                 name: row.name,
                 command: row.command,
+                ...(row.env ? { env: row.env } : {}),
+                ...(row.working_dir ? { working_dir: row.working_dir } : {}),
               },
             ];
       });
@@ -149,6 +138,7 @@ export async function instantiate(
         workflow_id: first.workflow_id,
         cluster: first.cluster,
         queue: first.queue,
+        template: first.template,
         resources: {
           cores: first.cores,
           memory_bytes: first.memory_bytes,
@@ -156,6 +146,7 @@ export async function instantiate(
           project: first.project,
         },
         heartbeat_seconds: r.heartbeatSeconds,
+        ...settings.get(first.array_id),
         instances: entries,
       });
     });
@@ -165,11 +156,45 @@ export async function instantiate(
   });
 }
 
+function settingsBytes(s: ArraySettings | undefined): number {
+  if (!s) return 0;
+  return (
+    (s.env ? Buffer.byteLength(JSON.stringify(s.env)) + 8 : 0) +
+    (s.working_dir ? Buffer.byteLength(JSON.stringify(s.working_dir)) + 16 : 0)
+  );
+}
+
+/** Instances per launch batch published (its sum: instances sent to bridges). */
+const batchSize = new Histogram({
+  name: "drover_launch_batch_size",
+  help: "Task instances per launch batch published, by cluster",
+  labelNames: ["cluster"] as const,
+  buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+  registers: [registry],
+});
+
+/**
+ * Publishes batches on `launch.<cluster>.<owner>` (msg id by batch, so a re-publish
+ * inside the dedupe window is stored once), then records them published. Batches
+ * published before a failing one are recorded before the error is rethrown.
+ */
+async function publishBatches(
+  ctx: FunctionContext,
+  messages: readonly LaunchBatch[],
+): Promise<void> {
+  await publishLaunches(ctx, messages, async (ids) => {
+    const sent = new Set(ids);
+    for (const m of messages) {
+      if (sent.has(m.batch_id)) batchSize.observe({ cluster: m.cluster }, m.instances.length);
+    }
+    await markBatchesPublished(ctx.sql, ids);
+  });
+}
+
 export function createLaunch(options: LaunchOptions = {}) {
   const r = resolve(options);
   return defineFunction({
     name: "launch",
-    schemas: { [Subjects.taskQueued]: TaskQueued },
     concurrency: 4,
     async handle(msg, ctx) {
       const workflowId = msg.data.workflow_id;
@@ -186,13 +211,15 @@ export function createLaunch(options: LaunchOptions = {}) {
           (id) => !created.has(id),
         );
         if (stale.length > 0) {
-          const again = await loadLaunchBatches(ctx.sql, stale, r.heartbeatSeconds);
+          const again = await loadLaunchBatches(ctx.sql, stale);
           await markBatchesPublished(ctx.sql, again.done);
-          messages.push(...again.messages);
-          log.info({ batches: again.messages.length }, "re-publishing unpublished launch batches");
+          for (const b of again.batches) {
+            messages.push({ v: 1, ...b, heartbeat_seconds: r.heartbeatSeconds });
+          }
+          log.info({ batches: again.batches.length }, "re-publishing unpublished launch batches");
         }
       }
-      await publishLaunchBatches(ctx.sql, ctx.publish, messages);
+      await publishBatches(ctx, messages);
       if (done.moved > 0) {
         log.debug({ tasks: done.moved, batches: messages.length }, "tasks launched");
       }

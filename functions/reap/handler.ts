@@ -1,7 +1,8 @@
 /**
  * reap — the sweeper that finds what fell between the cracks.
  *
- * Subscribes: bridge.heartbeat.* (records when each cluster's bridge was last heard of).
+ * Subscribes: bridge.heartbeat.<cluster>.<owner> (records when each cluster's bridge was
+ *   last heard of; makes the owner's streams and consumers for the cluster).
  * Timer: a sweep every few seconds, run by one replica at a time
  *   (`pg_try_advisory_xact_lock`): instances past their report-by date are lost
  *   (published as `ti.error` kind `lost`, so retry decides, plus a kill order in case
@@ -11,17 +12,13 @@
  * Idempotency: every effect is a guarded transition downstream or a publish with a
  *   deterministic msg id; sweeping twice is harmless.
  */
-import { createHash } from "node:crypto";
+import { ownerOf } from "../../bus/contract.ts";
+import { Contracts } from "../../bus/contracts.ts";
 import { PendingEvents } from "../../bus/events.ts";
-import { defineFunction, type TimerContext } from "../../bus/runtime.ts";
-import { BridgeHeartbeat, type TiError } from "../../bus/schemas.ts";
-import { killSubject, Subjects } from "../../bus/subjects.ts";
+import type { LaunchBatch, TiError } from "../../bus/schemas.ts";
 import { haltTasks, type KillList, setWorkflowStatus } from "../../store/halt.ts";
-import {
-  loadLaunchBatches,
-  markBatchesPublished,
-  publishLaunchBatches,
-} from "../../store/launch-batch.ts";
+import { loadLaunchBatches, markBatchesPublished } from "../../store/launch-batch.ts";
+import { listPeople } from "../../store/people.ts";
 import {
   lostInstances,
   recordBridgeHeartbeat,
@@ -31,7 +28,9 @@ import {
   timedOutWorkflows,
   trySweepLock,
   unpublishedBatches,
-} from "./sql.ts";
+} from "../../store/reap.ts";
+import { defineFunction, type FunctionContext } from "../context.ts";
+import { byOwner, publishKills, publishLaunches } from "../owners.ts";
 
 export interface ReapOptions {
   sweepMs?: number;
@@ -50,10 +49,7 @@ export interface SweepReport {
   timedOut: number[];
 }
 
-const digest = (ids: readonly number[]) =>
-  createHash("sha256").update(ids.join(",")).digest("hex").slice(0, 16);
-
-export async function sweep(ctx: TimerContext, options: ReapOptions = {}): Promise<SweepReport> {
+export async function sweep(ctx: FunctionContext, options: ReapOptions = {}): Promise<SweepReport> {
   const heartbeatSeconds = options.heartbeatSeconds ?? 30;
   const stuckSeconds = options.stuckSeconds ?? 60;
   const events = new PendingEvents();
@@ -61,7 +57,7 @@ export async function sweep(ctx: TimerContext, options: ReapOptions = {}): Promi
     if (!(await trySweepLock(tx))) return null;
     const lost = await lostInstances(tx, 2000);
     const batchIds = await unpublishedBatches(tx, stuckSeconds, 100);
-    const batches = await loadLaunchBatches(tx, batchIds, heartbeatSeconds);
+    const batches = await loadLaunchBatches(tx, batchIds);
     await markBatchesPublished(tx, batches.done);
     const queued = await stuckQueued(tx, stuckSeconds, 20_000);
     const kills: KillList[] = [];
@@ -83,42 +79,53 @@ export async function sweep(ctx: TimerContext, options: ReapOptions = {}): Promi
         "bridge silent while instances are live",
       );
     }
-    return { lost, batches: batches.messages, queued, kills, timedOut };
+    const messages = batches.batches.map(
+      (b): LaunchBatch => ({ v: 1, ...b, heartbeat_seconds: heartbeatSeconds }),
+    );
+    return { lost, batches: messages, queued, kills, timedOut };
   });
   if (!found) return { swept: false, lost: 0, republished: 0, requeued: 0, timedOut: [] };
   events.flush(ctx.emit);
 
-  // Lost instances: one error per instance, decided by retry like any failure.
-  for (let i = 0; i < found.lost.length; i += 500) {
-    const chunk = found.lost.slice(i, i + 500);
-    const results: TiError["results"] = chunk.map((l) => ({
-      id: l.id,
-      kind: "lost",
-      message: `lost: no report from the ${l.cluster} bridge by ${l.report_by.toISOString()}`,
-    }));
-    await ctx.publish(
-      Subjects.tiError,
-      { v: 1, results },
-      { msgID: `lost-${digest(chunk.map((l) => l.id))}` },
-    );
+  // Lost instances: one error per instance, decided by retry like any failure, on the
+  // owner's subject (as their bridge would have reported it).
+  const lostBy = new Map(found.lost.map((l) => [l.id, l]));
+  for (const [owner, ids] of await byOwner(ctx, [...lostBy.keys()])) {
+    for (let i = 0; i < ids.length; i += 500) {
+      const results: TiError["results"] = ids.slice(i, i + 500).map((id) => {
+        const l = lostBy.get(id)!;
+        return {
+          id,
+          kind: "lost",
+          message: `lost: no report from the ${l.cluster} bridge by ${l.report_by.toISOString()}`,
+        };
+      });
+      await ctx.publishFor(owner, Contracts.tiError, { v: 1, results }, "reap");
+    }
   }
+  // Kill orders, one per cluster: the lost instances (in case they still run) and those
+  // of timed-out workflows.
   const byCluster = new Map<string, number[]>();
-  for (const l of found.lost) byCluster.set(l.cluster, [...(byCluster.get(l.cluster) ?? []), l.id]);
-  for (const k of found.kills)
-    byCluster.set(k.cluster, [...(byCluster.get(k.cluster) ?? []), ...k.instance_ids]);
-  for (const [cluster, ids] of byCluster) {
-    await ctx.publish(killSubject(cluster), { v: 1, instance_ids: ids, reason: "reaped" });
-  }
-  await publishLaunchBatches(ctx.sql, ctx.publish, found.batches);
+  const add = (cluster: string, ids: readonly number[]) => {
+    const list = byCluster.get(cluster);
+    if (list === undefined) byCluster.set(cluster, [...ids]);
+    else for (const id of ids) list.push(id);
+  };
+  for (const l of found.lost) add(l.cluster, [l.id]);
+  for (const k of found.kills) add(k.cluster, k.instance_ids);
+  for (const [cluster, ids] of byCluster) await publishKills(ctx, cluster, ids, "reaped");
+  // Each batch recorded published once sent: after a failure part-way, a later sweep
+  // re-sends only the rest.
+  await publishLaunches(ctx, found.batches, (sent) => markBatchesPublished(ctx.sql, sent));
   for (const q of found.queued) {
     for (let i = 0; i < q.ids.length; i += 5000) {
       const ids = q.ids.slice(i, i + 5000);
       // A minute bucket in the id: a later sweep may queue them again if this was lost too.
       const minute = Math.floor(Date.now() / 60_000);
       await ctx.publish(
-        Subjects.taskQueued,
+        Contracts.taskQueued,
         { v: 1, workflow_id: q.workflow_id, task_ids: ids },
-        { msgID: `requeued-${digest(ids)}-${minute}` },
+        { requeued_minute: minute },
       );
     }
   }
@@ -138,8 +145,12 @@ export async function sweep(ctx: TimerContext, options: ReapOptions = {}): Promi
 export function createReap(options: ReapOptions = {}) {
   return defineFunction({
     name: "reap",
-    schemas: { [`${Subjects.bridgeHeartbeat}.*`]: BridgeHeartbeat },
     async handle(msg, ctx) {
+      // The bridge's person gets their streams and consumers for its cluster: a bridge
+      // started before any batch of theirs has something to pull from (it may not
+      // create them itself).
+      const owner = ownerOf(Contracts.bridgeHeartbeat, msg.actualSubject);
+      await ctx.provision.ensure(owner, msg.data.cluster);
       await recordBridgeHeartbeat(ctx.sql, msg.data.cluster);
     },
     timers: [
@@ -147,6 +158,15 @@ export function createReap(options: ReapOptions = {}) {
         name: "sweep",
         everyMs: options.sweepMs ?? 5000,
         run: (ctx) => sweep(ctx, options).then(() => {}),
+      },
+      {
+        // Everyone the site knows gets their streams and DAG bucket: a person may not
+        // make them, and may submit before any bridge of theirs has been heard of.
+        name: "provision people",
+        everyMs: options.sweepMs ?? 5000,
+        run: async (ctx) => {
+          for (const p of await listPeople(ctx.sql)) await ctx.provision.ensure(p.token);
+        },
       },
     ],
   });

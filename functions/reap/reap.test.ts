@@ -1,16 +1,15 @@
 // The reaper, deterministically: backdate the dates it looks at, then sweep directly.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { jetstream } from "@nats-io/jetstream";
-import { createPublisher } from "../../bus/publish.ts";
 import { followWorkflow } from "../../client/follow.ts";
 import { silentLogger } from "../../core/log.ts";
-import type { Submission } from "../../spec/submission.ts";
+import { REAP_LOCK_KEY } from "../../store/reap.ts";
+import type { Submission } from "../../submission/submission.ts";
 import { startTestStack, type TestStack } from "../../test/helpers/stack.ts";
+import { functionContext } from "../context.ts";
 import { DEFAULT_BATCH_CAPS } from "../launch/batching.ts";
 import { instantiate } from "../launch/handler.ts";
 import { sweep } from "./handler.ts";
-import { REAP_LOCK_KEY } from "./sql.ts";
 
 let stack: TestStack;
 
@@ -21,17 +20,9 @@ after(async () => {
   await stack.stop();
 });
 
+/** The context the runtime gives the reaper's timer. */
 function timerCtx() {
-  const publisher = createPublisher(stack.nc, jetstream(stack.nc));
-  return {
-    sql: stack.sql,
-    nc: stack.nc,
-    js: jetstream(stack.nc),
-    log: silentLogger,
-    publish: publisher.publish,
-    emit: publisher.emit,
-    signal: new AbortController().signal,
-  };
+  return functionContext({ nc: stack.nc, sql: stack.sql, log: silentLogger });
 }
 
 async function until(cond: () => Promise<boolean>, ms = 30_000): Promise<void> {
@@ -87,7 +78,7 @@ describe("reap", { timeout: 90_000 }, () => {
         await stack.sql`select status from task_instance where workflow_id = ${bound.workflow_id}`;
       return r?.status === "RUNNING";
     });
-    await stack.sql`update workflow_run set created_at = now() - interval '2 hours' where workflow_id = ${bound.workflow_id}`;
+    await stack.sql`update workflow_run set created_at = now() - interval '2 hours', released_at = now() - interval '2 hours' where workflow_id = ${bound.workflow_id}`;
     const report = await sweep(timerCtx());
     assert.deepEqual(report.timedOut, [bound.workflow_id]);
     const [wf] =

@@ -1,20 +1,22 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Sql } from "postgres";
-import { PermanentError } from "../../bus/errors.ts";
 import type { ClusterQueues } from "../../bus/schemas.ts";
+import { deliver, dispatchJson, startTestBus, type TestBus } from "../../test/helpers/bus.ts";
 import { type FreshDatabase, freshDatabase } from "../../test/helpers/db.ts";
-import { deliver, fakeContext } from "../../test/helpers/fake-context.ts";
 import { registerQueues } from "./handler.ts";
 
 let db: FreshDatabase;
 let sql: Sql;
+let bus: TestBus;
 
 before(async () => {
   db = await freshDatabase();
   sql = db.sql;
+  bus = await startTestBus(sql);
 });
 after(async () => {
+  await bus.stop();
   await db.drop();
 });
 
@@ -41,7 +43,7 @@ const msg = (queues: ClusterQueues["queues"], cluster = "slurm"): ClusterQueues 
 
 describe("register-queues", () => {
   test("registers the partitions of the seeded slurm cluster, default first, idempotently", async () => {
-    const ctx = fakeContext(sql);
+    const ctx = bus.ctx;
     const m = msg([
       { name: "debug", max_cores: 8, max_memory_bytes: 2 ** 34, max_runtime_seconds: null },
       { name: "short", max_cores: 4, max_memory_bytes: 2 ** 33, max_runtime_seconds: 3600 },
@@ -68,7 +70,7 @@ describe("register-queues", () => {
   });
 
   test("changed limits are updated, unlisted queues are kept, new ones added", async () => {
-    const ctx = fakeContext(sql);
+    const ctx = bus.ctx;
     await deliver(
       registerQueues,
       "cluster.queues",
@@ -90,7 +92,7 @@ describe("register-queues", () => {
   });
 
   test("a new cluster is created with the message's kind; a local one is refused", async () => {
-    const ctx = fakeContext(sql);
+    const ctx = bus.ctx;
     await deliver(
       registerQueues,
       "cluster.queues",
@@ -106,8 +108,9 @@ describe("register-queues", () => {
       (await queuesOf("hpc2")).map((q) => q.name),
       ["batch"],
     );
-    await assert.rejects(
-      deliver(
+    // Refused for good: dead-lettered with the reason, never retried.
+    assert.deepEqual(
+      await dispatchJson(
         registerQueues,
         "cluster.queues",
         msg(
@@ -116,11 +119,42 @@ describe("register-queues", () => {
         ),
         ctx,
       ),
-      PermanentError,
+      {
+        deadLetter: "cluster local is registered as local, not slurm: its queues are not replaced",
+      },
     );
     assert.deepEqual(
       (await queuesOf("local")).map((q) => q.name),
       ["all.q", "long.q"],
     );
+  });
+
+  test("a queue or cluster name that could reach a job script as more than a name is refused", async () => {
+    const ctx = bus.ctx;
+    for (const [queue, cluster] of [
+      ["debug\n#SBATCH --qos=high", "slurm"],
+      ["ok", "slurm;rm"],
+      ["a b", "slurm"],
+    ]) {
+      const outcome = await dispatchJson(
+        registerQueues,
+        "cluster.queues",
+        msg(
+          [{ name: queue!, max_cores: null, max_memory_bytes: null, max_runtime_seconds: null }],
+          cluster,
+        ),
+        ctx,
+      );
+      assert.match(
+        (outcome as { deadLetter?: string }).deadLetter ?? "",
+        /is not allowed \(letters, digits/,
+        JSON.stringify([queue, cluster]),
+      );
+    }
+    const [{ n }] =
+      (await sql`select count(*)::int as n from queue where name in ('debug\n#SBATCH --qos=high', 'a b')`) as unknown as [
+        { n: number },
+      ];
+    assert.equal(n, 0);
   });
 });

@@ -10,19 +10,20 @@
  * Side effects: cluster row (created when missing), queue rows inserted or updated.
  */
 import { PermanentError } from "../../bus/errors.ts";
-import { registerSchema } from "../../bus/publish.ts";
-import { defineFunction } from "../../bus/runtime.ts";
-import { ClusterQueues } from "../../bus/schemas.ts";
-import { Subjects } from "../../bus/subjects.ts";
-import { ensureCluster, upsertQueues } from "./sql.ts";
-
-registerSchema(Subjects.clusterQueues, ClusterQueues);
+import { optionValueProblem } from "../../core/option-values.ts";
+import { ensureCluster, upsertQueues } from "../../store/queues.ts";
+import { defineFunction } from "../context.ts";
 
 export const registerQueues = defineFunction({
   name: "register-queues",
-  schemas: { [Subjects.clusterQueues]: ClusterQueues },
   async handle(msg, ctx) {
     const { cluster, kind, queues } = msg.data;
+    // Names reach job scripts and command lines: the rule every other entry point applies.
+    const bad = [
+      optionValueProblem("cluster", cluster),
+      ...queues.map((q) => optionValueProblem("queue", q.name)),
+    ].find((p) => p !== null);
+    if (bad) throw new PermanentError(bad);
     const names = new Set<string>();
     for (const q of queues) {
       if (names.has(q.name)) throw new PermanentError(`queue ${q.name} is listed twice`);

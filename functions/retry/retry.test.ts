@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Submission } from "../../spec/submission.ts";
+import type { Submission } from "../../submission/submission.ts";
 import { startTestStack, type TestStack } from "../../test/helpers/stack.ts";
 
 let stack: TestStack;
@@ -204,5 +204,51 @@ describe("retries", { timeout: 120_000 }, () => {
     const [task] =
       await stack.sql`select q.name from task t join queue q on q.id = t.queue_id where t.workflow_id = ${end.id}`;
     assert.equal(task!.name, "long.q");
+  });
+  test("a task's own scales, fallback queue and max_attempts are used on its retries; its sibling keeps the template's", async () => {
+    const H = 3600;
+    const sub = workflow(
+      "own-settings",
+      [
+        t("slow", "@dummy:timeout {i}", {
+          node_args: ["i"],
+          resources: { runtime_seconds: 20 * H },
+          max_attempts: 2,
+        }),
+      ],
+      [
+        { template: "slow", name: "shared", args: { i: "1" }, upstream: [] },
+        {
+          template: "slow",
+          name: "own",
+          args: { i: "2" },
+          upstream: [],
+          resource_scales: { runtime: [40 * H, 60 * H] },
+          fallback_queues: ["long.q"],
+          max_attempts: 3,
+        },
+      ],
+      "dummy",
+    );
+    const end = await stack.run(sub);
+    assert.equal(end.status, "FAILED");
+    const rows = await stack.sql<{ task: string; runtime: number; queue: string }[]>`
+      select t.name as task, i.runtime_requested as runtime, q.name as queue
+      from task_instance i join task t on t.id = i.task_id
+      join launch_batch b on b.id = i.batch_id join queue q on q.id = b.queue_id
+      where i.workflow_id = ${end.id} order by t.name, i.id`;
+    assert.deepEqual(
+      rows.map((r) => [r.task, r.runtime / H, r.queue]),
+      [
+        // Its list of runtimes, moving to its own fallback queue; three attempts.
+        ["own", 20, "all.q"],
+        ["own", 40, "long.q"],
+        ["own", 60, "long.q"],
+        // The default +50% outgrows all.q, which it may not leave: clamped to its 24 h;
+        // the template's two attempts.
+        ["shared", 20, "all.q"],
+        ["shared", 24, "all.q"],
+      ],
+    );
   });
 });

@@ -2,21 +2,23 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Sql } from "postgres";
 import type { TaskQueued } from "../../bus/schemas.ts";
-import { silentLogger } from "../../core/log.ts";
+import { deliver, startTestBus, type TestBus } from "../../test/helpers/bus.ts";
 import { type FreshDatabase, freshDatabase } from "../../test/helpers/db.ts";
-import { deliver, fakeContext } from "../../test/helpers/fake-context.ts";
 import { insertWorkflow, shapes } from "../../test/helpers/workflow-fixture.ts";
 import { createSchedule, schedule, sweep } from "./handler.ts";
-import { DEFAULT_SCHEDULE_OPTIONS, queuedMsgId } from "./schedule.ts";
+import { DEFAULT_SCHEDULE_OPTIONS } from "./schedule.ts";
 
 let db: FreshDatabase;
 let sql: Sql;
+let bus: TestBus;
 
 before(async () => {
   db = await freshDatabase();
   sql = db.sql;
+  bus = await startTestBus(sql);
 });
 after(async () => {
+  await bus.stop();
   await db.drop();
 });
 
@@ -43,12 +45,13 @@ async function workflowStatus(workflowId: number): Promise<{ workflow: string; r
 describe("schedule", () => {
   test("queues ready tasks within the workflow limit, starts workflow and run, publishes and audits", async () => {
     const f = await insertWorkflow(sql, { tasks: shapes.flat(10), maxConcurrentlyRunning: 3 });
-    const ctx = fakeContext(sql);
-    await deliver(schedule, "wf.bound", { v: 1, workflow_id: f.workflowId, run_id: f.runId }, ctx);
+    const wire = await bus.record();
+    const bound = { v: 1, workflow_id: f.workflowId, run_id: f.runId };
+    await deliver(schedule, "wf.bound", bound, bus.ctx);
 
     assert.deepEqual(await queuedNames(f.workflowId), ["t_0", "t_1", "t_2"]);
     assert.deepEqual(await workflowStatus(f.workflowId), { workflow: "RUNNING", run: "RUNNING" });
-    const msgs = ctx.take<TaskQueued>("task.queued");
+    const msgs = await wire.take<TaskQueued>("task.queued");
     assert.equal(msgs.length, 1);
     assert.deepEqual(msgs[0]!.data, {
       v: 1,
@@ -67,29 +70,25 @@ describe("schedule", () => {
         (select count(*)::int from workflow_run_status_audit where workflow_run_id = ${f.runId} and status = 'RUNNING') as run`;
     assert.deepEqual(audit, { tasks: 3, wf: 1, run: 1 });
 
+    const emitted = await wire.emitted();
     assert.deepEqual(
-      ctx.emitted.map((e) => e.subject),
+      emitted.map((e) => e.subject),
       [`evt.tasks.${f.workflowId}`, `evt.workflow.${f.workflowId}`],
     );
-    assert.deepEqual(ctx.emitted[0]!.data, {
+    assert.deepEqual(emitted[0]!.data, {
       v: 1,
       workflow_id: f.workflowId,
       status: "QUEUED",
       task_ids: f.ids("t_0", "t_1", "t_2"),
     });
-    assert.deepEqual(ctx.emitted[1]!.data, { v: 1, workflow_id: f.workflowId, status: "RUNNING" });
+    assert.deepEqual(emitted[1]!.data, { v: 1, workflow_id: f.workflowId, status: "RUNNING" });
 
     // Redelivery (and a wake): nothing more to queue, nothing published, no audit rows.
-    const again = fakeContext(sql);
-    await deliver(
-      schedule,
-      "wf.bound",
-      { v: 1, workflow_id: f.workflowId, run_id: f.runId },
-      again,
-    );
-    await deliver(schedule, "sched.wake", { v: 1, workflow_id: f.workflowId }, again);
+    const again = await bus.record();
+    await deliver(schedule, "wf.bound", bound, bus.ctx, 2);
+    await deliver(schedule, "sched.wake", { v: 1, workflow_id: f.workflowId }, bus.ctx);
     assert.equal((await queuedNames(f.workflowId)).length, 3);
-    assert.equal(again.published.length, 0);
+    assert.equal((await again.published()).length, 0);
     const [count] = await sql<{ n: number }[]>`
       select count(*)::int as n from task_status_audit where workflow_id = ${f.workflowId}`;
     assert.equal(count!.n, 3);
@@ -100,8 +99,7 @@ describe("schedule", () => {
       tasks: [...shapes.flat(5, "a"), ...shapes.flat(5, "b"), ...shapes.flat(3, "c")],
       templateLimits: { a: 2, c: 0 },
     });
-    const ctx = fakeContext(sql);
-    await deliver(schedule, "sched.wake", { v: 1, workflow_id: f.workflowId }, ctx);
+    await deliver(schedule, "sched.wake", { v: 1, workflow_id: f.workflowId }, bus.ctx);
     assert.deepEqual(await queuedNames(f.workflowId), [
       "a_0",
       "a_1",
@@ -113,23 +111,24 @@ describe("schedule", () => {
     ]);
 
     await sql`update task_array set max_concurrently_running = 1 where id = ${f.arrayIds["c"]!}`;
-    await sweep(ctx, DEFAULT_SCHEDULE_OPTIONS);
+    await sweep(bus.ctx, DEFAULT_SCHEDULE_OPTIONS);
     assert.equal((await statuses(f.workflowId))["c_0"], "QUEUED");
     assert.equal((await statuses(f.workflowId))["c_1"], "REGISTERING");
   });
 
   test("a workflow limit of 0 pauses the workflow", async () => {
     const f = await insertWorkflow(sql, { tasks: shapes.flat(4), maxConcurrentlyRunning: 0 });
-    const ctx = fakeContext(sql);
-    await deliver(schedule, "wf.bound", { v: 1, workflow_id: f.workflowId, run_id: f.runId }, ctx);
+    const wire = await bus.record();
+    const bound = { v: 1, workflow_id: f.workflowId, run_id: f.runId };
+    await deliver(schedule, "wf.bound", bound, bus.ctx);
     assert.deepEqual(await queuedNames(f.workflowId), []);
     assert.deepEqual(await workflowStatus(f.workflowId), { workflow: "QUEUED", run: "BOUND" });
-    assert.equal(ctx.published.length, 0);
+    assert.equal((await wire.published()).length, 0);
     // Unpaused: active tasks count against the new limit.
     await sql`update workflow set max_concurrently_running = 2 where id = ${f.workflowId}`;
-    await deliver(schedule, "sched.wake", { v: 1, workflow_id: f.workflowId }, ctx);
+    await deliver(schedule, "sched.wake", { v: 1, workflow_id: f.workflowId }, bus.ctx);
     assert.equal((await queuedNames(f.workflowId)).length, 2);
-    await deliver(schedule, "sched.wake", { v: 1, workflow_id: f.workflowId }, ctx);
+    await deliver(schedule, "sched.wake", { v: 1, workflow_id: f.workflowId }, bus.ctx);
     assert.equal((await queuedNames(f.workflowId)).length, 2);
   });
 
@@ -139,16 +138,15 @@ describe("schedule", () => {
       maxConcurrentlyRunning: 7,
       templateLimits: { a: 3 },
     });
-    const ctxs = Array.from({ length: 6 }, () => fakeContext(sql));
+    const wire = await bus.record();
+    const wake = { v: 1, workflow_id: f.workflowId };
     await Promise.all(
-      ctxs.map((c) => deliver(schedule, "sched.wake", { v: 1, workflow_id: f.workflowId }, c)),
+      Array.from({ length: 6 }, () => deliver(schedule, "sched.wake", wake, bus.ctx)),
     );
     const names = await queuedNames(f.workflowId);
     assert.equal(names.length, 7);
     assert.equal(names.filter((n) => n.startsWith("a_")).length, 3);
-    const published = ctxs
-      .flatMap((c) => c.take<TaskQueued>("task.queued"))
-      .flatMap((m) => m.data.task_ids);
+    const published = (await wire.take<TaskQueued>("task.queued")).flatMap((m) => m.data.task_ids);
     assert.equal(published.length, 7);
     assert.equal(new Set(published).size, 7);
     const [audit] = await sql<{ n: number }[]>`
@@ -159,10 +157,10 @@ describe("schedule", () => {
   test("rounds are capped and continue; task.queued messages are chunked", async () => {
     const f = await insertWorkflow(sql, { tasks: shapes.flat(25) });
     const fn = createSchedule({ roundCap: 10, chunk: 4 });
-    const ctx = fakeContext(sql);
-    await deliver(fn, "sched.wake", { v: 1, workflow_id: f.workflowId }, ctx);
+    const wire = await bus.record();
+    await deliver(fn, "sched.wake", { v: 1, workflow_id: f.workflowId }, bus.ctx);
     assert.equal((await queuedNames(f.workflowId)).length, 25);
-    const msgs = ctx.take<TaskQueued>("task.queued");
+    const msgs = await wire.take<TaskQueued>("task.queued");
     assert.ok(msgs.every((m) => m.data.task_ids.length <= 4));
     assert.deepEqual(
       msgs.flatMap((m) => m.data.task_ids),
@@ -173,10 +171,10 @@ describe("schedule", () => {
     // maxRounds reached: the rest is left to a sched.wake to itself.
     const g = await insertWorkflow(sql, { tasks: shapes.flat(25) });
     const capped = createSchedule({ roundCap: 10, maxRounds: 2 });
-    const c2 = fakeContext(sql);
-    await deliver(capped, "sched.wake", { v: 1, workflow_id: g.workflowId }, c2);
+    const w2 = await bus.record();
+    await deliver(capped, "sched.wake", { v: 1, workflow_id: g.workflowId }, bus.ctx);
     assert.equal((await queuedNames(g.workflowId)).length, 20);
-    assert.equal(c2.take("sched.wake").length, 1);
+    assert.equal((await w2.take("sched.wake")).length, 1);
   });
 
   test("order: tasks adjusting resources first, then priority, then id", async () => {
@@ -191,41 +189,37 @@ describe("schedule", () => {
       maxConcurrentlyRunning: 3,
     });
     await sql`update task set status = 'ADJUSTING_RESOURCES' where id = ${f.taskIds["adj"]!}`;
-    await deliver(schedule, "sched.wake", { v: 1, workflow_id: f.workflowId }, fakeContext(sql));
+    await deliver(schedule, "sched.wake", { v: 1, workflow_id: f.workflowId }, bus.ctx);
     assert.deepEqual(await queuedNames(f.workflowId), ["p5", "adj", "p5b"]);
   });
 
   test("only ready tasks; nothing for fail-fast workflows with a fatal task or workflows not live", async () => {
     const chain = await insertWorkflow(sql, { tasks: shapes.chain(3) });
-    await deliver(
-      schedule,
-      "sched.wake",
-      { v: 1, workflow_id: chain.workflowId },
-      fakeContext(sql),
-    );
+    await deliver(schedule, "sched.wake", { v: 1, workflow_id: chain.workflowId }, bus.ctx);
     assert.deepEqual(await queuedNames(chain.workflowId), ["step_0"]);
 
     const ff = await insertWorkflow(sql, { tasks: shapes.flat(3), failFast: true });
     await sql`update task set status = 'ERROR_FATAL' where id = ${ff.taskIds["t_0"]!}`;
-    const ctx = fakeContext(sql);
-    await deliver(schedule, "sched.wake", { v: 1, workflow_id: ff.workflowId }, ctx);
+    const wire = await bus.record();
+    await deliver(schedule, "sched.wake", { v: 1, workflow_id: ff.workflowId }, bus.ctx);
     assert.deepEqual(await queuedNames(ff.workflowId), []);
 
     const halted = await insertWorkflow(sql, { tasks: shapes.flat(3) });
     await sql`update workflow set status = 'HALTED' where id = ${halted.workflowId}`;
-    await deliver(schedule, "sched.wake", { v: 1, workflow_id: halted.workflowId }, ctx);
+    await deliver(schedule, "sched.wake", { v: 1, workflow_id: halted.workflowId }, bus.ctx);
     assert.deepEqual(await queuedNames(halted.workflowId), []);
 
-    await deliver(schedule, "sched.wake", { v: 1, workflow_id: 999_999 }, ctx);
-    assert.equal(ctx.published.length, 0);
+    await deliver(schedule, "sched.wake", { v: 1, workflow_id: 999_999 }, bus.ctx);
+    assert.equal((await wire.published()).length, 0);
   });
 
   test("a workflow without tasks is DONE once bound", async () => {
     const f = await insertWorkflow(sql, { tasks: [] });
-    const ctx = fakeContext(sql);
-    await deliver(schedule, "wf.bound", { v: 1, workflow_id: f.workflowId, run_id: f.runId }, ctx);
+    const wire = await bus.record();
+    const bound = { v: 1, workflow_id: f.workflowId, run_id: f.runId };
+    await deliver(schedule, "wf.bound", bound, bus.ctx);
     assert.deepEqual(await workflowStatus(f.workflowId), { workflow: "DONE", run: "DONE" });
-    assert.deepEqual(ctx.emitted, [
+    assert.deepEqual(await wire.emitted(), [
       {
         subject: `evt.workflow.${f.workflowId}`,
         data: { v: 1, workflow_id: f.workflowId, status: "DONE" },
@@ -236,28 +230,8 @@ describe("schedule", () => {
   test("the sweep timer schedules every live workflow with ready tasks", async () => {
     const a = await insertWorkflow(sql, { tasks: shapes.flat(2) });
     const b = await insertWorkflow(sql, { tasks: shapes.chain(2) });
-    const ctx = fakeContext(sql);
-    await sweep({ ...ctx, log: silentLogger }, DEFAULT_SCHEDULE_OPTIONS);
+    await sweep(bus.ctx, DEFAULT_SCHEDULE_OPTIONS);
     assert.equal((await queuedNames(a.workflowId)).length, 2);
     assert.deepEqual(await queuedNames(b.workflowId), ["step_0"]);
-  });
-
-  test("message ids differ for a re-queue of the same tasks on a later attempt", () => {
-    const first = queuedMsgId(1, [
-      { id: 10, attempts: 0 },
-      { id: 11, attempts: 0 },
-    ]);
-    const retry = queuedMsgId(1, [
-      { id: 10, attempts: 1 },
-      { id: 11, attempts: 0 },
-    ]);
-    assert.notEqual(first, retry);
-    assert.equal(
-      first,
-      queuedMsgId(1, [
-        { id: 10, attempts: 0 },
-        { id: 11, attempts: 0 },
-      ]),
-    );
   });
 });

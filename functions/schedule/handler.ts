@@ -8,16 +8,17 @@
  *   when a workflow has more ready tasks than `maxRounds` rounds take. Events:
  *   evt.tasks.<wf> (QUEUED), evt.workflow.<wf> (RUNNING; DONE for a workflow without
  *   tasks).
- * Idempotency: a round holds the workflow row lock (`for update`), so replicas queue one
- *   after the other and never exceed a limit together; the QUEUED transition is guarded,
- *   so a redelivered wake queues only what is ready by then.
+ * Idempotency: a round holds the workflow row lock (`for update`), so rounds of one
+ *   workflow run one after the other and never exceed a limit together. The sweep takes
+ *   it with `skip locked`, so replicas sweeping at once spread over the workflows rather
+ *   than wait on each other (claimWorkflow in store/schedule.ts says why a skip loses
+ *   nothing). The QUEUED transition is guarded, so a redelivered wake queues only what
+ *   is ready by then.
  * Side effects: task QUEUED, workflow and run RUNNING, audit rows.
  */
-import { defineFunction, type TimerContext } from "../../bus/runtime.ts";
-import { SchedWake, WfBound } from "../../bus/schemas.ts";
-import { Subjects } from "../../bus/subjects.ts";
+import { workflowsWithReadyTasks } from "../../store/schedule.ts";
+import { defineFunction, type FunctionContext } from "../context.ts";
 import { DEFAULT_SCHEDULE_OPTIONS, type ScheduleOptions, scheduleWorkflow } from "./schedule.ts";
-import { workflowsWithReadyTasks } from "./sql.ts";
 
 export interface ScheduleFunctionOptions extends Partial<ScheduleOptions> {
   /** period of the sweep (default 5 s, as config sweepSeconds) */
@@ -35,7 +36,6 @@ export function createSchedule(options: ScheduleFunctionOptions = {}) {
   const sweepLimit = options.sweepLimit ?? 1000;
   return defineFunction({
     name: "schedule",
-    schemas: { [Subjects.bound]: WfBound, [Subjects.schedWake]: SchedWake },
     concurrency: 4,
     async handle(msg, ctx) {
       const workflowId = msg.data.workflow_id;
@@ -57,9 +57,12 @@ export function createSchedule(options: ScheduleFunctionOptions = {}) {
   });
 }
 
-/** Schedules every workflow that has ready tasks; a failure on one does not stop the rest. */
+/**
+ * Schedules every workflow that has ready tasks and that no other transaction holds; a
+ * failure on one does not stop the rest.
+ */
 export async function sweep(
-  ctx: TimerContext,
+  ctx: FunctionContext,
   opts: ScheduleOptions,
   limit = 1000,
 ): Promise<number> {
@@ -67,7 +70,7 @@ export async function sweep(
   for (const workflowId of await workflowsWithReadyTasks(ctx.sql, limit)) {
     if (ctx.signal.aborted) break;
     try {
-      queued += await scheduleWorkflow(ctx, workflowId, opts);
+      queued += await scheduleWorkflow(ctx, workflowId, opts, "skip");
     } catch (err) {
       ctx.log.error({ err, workflow: workflowId }, "sweep could not schedule a workflow");
     }

@@ -1,20 +1,20 @@
-import { createHash } from "node:crypto";
 import type { Sql } from "postgres";
+import { Contracts } from "../../bus/contracts.ts";
 import { PendingEvents } from "../../bus/events.ts";
-import type { HandlerContext } from "../../bus/runtime.ts";
-import { Subjects } from "../../bus/subjects.ts";
-import { LIVE_WORKFLOW } from "../../store/statuses.ts";
-import { settleWorkflows } from "../../store/workflow-end.ts";
-import { startWorkflow } from "../../store/workflow-start.ts";
+import { LIVE_WORKFLOW } from "../../core/statuses.ts";
 import {
   activeByArray,
   activeOfLimitedArrays,
+  claimWorkflow,
   hasFatalTask,
   lockWorkflow,
   pickReadyTasks,
   type QueuedTask,
   queueTasks,
-} from "./sql.ts";
+} from "../../store/schedule.ts";
+import { settleWorkflows } from "../../store/workflow-end.ts";
+import { startWorkflow } from "../../store/workflow-start.ts";
+import type { FunctionContext } from "../context.ts";
 
 export interface ScheduleOptions {
   /** tasks queued per transaction (the workflow row stays locked for one round) */
@@ -31,7 +31,7 @@ export const DEFAULT_SCHEDULE_OPTIONS: ScheduleOptions = {
   maxRounds: 50,
 };
 
-export type ScheduleDeps = Pick<HandlerContext, "sql" | "log" | "publish" | "emit"> & {
+export type ScheduleDeps = Pick<FunctionContext, "sql" | "log" | "publish" | "emit"> & {
   working?: () => void;
 };
 
@@ -43,7 +43,15 @@ interface Round {
 }
 
 /**
- * One round, in one transaction holding the workflow row lock: ready tasks → QUEUED
+ * How a round takes the workflow row: `wait` for it (a wake or a bound workflow: this
+ * call is the one meant to schedule it), or `skip` it when another transaction holds it
+ * (the sweep: the holder schedules it).
+ */
+export type Claim = "wait" | "skip";
+
+/**
+ * One round, in one transaction holding the workflow row lock (`claim` says how it is
+ * taken; a row skipped is a round with nothing queued): ready tasks → QUEUED
  * within the workflow's and each array's max_concurrently_running (active = QUEUED,
  * INSTANTIATING, LAUNCHED, RUNNING); the workflow and its run → RUNNING on the first
  * tasks queued. Nothing for a workflow that is not QUEUED/RUNNING, or that is fail_fast
@@ -54,11 +62,13 @@ export async function scheduleRound(
   sql: Sql,
   workflowId: number,
   roundCap: number,
+  claim: Claim = "wait",
 ): Promise<Round> {
   const events = new PendingEvents();
   const result = await sql.begin(async (tx): Promise<Round> => {
     const none = { queued: [], events, more: false };
-    const wf = await lockWorkflow(tx, workflowId);
+    const wf =
+      claim === "wait" ? await lockWorkflow(tx, workflowId) : await claimWorkflow(tx, workflowId);
     if (!wf || !(LIVE_WORKFLOW as readonly string[]).includes(wf.status)) return none;
     if (wf.fail_fast && (await hasFatalTask(tx, workflowId))) return none;
     // Count only what is limited: the workflow's active tasks when it has a limit, else
@@ -96,15 +106,6 @@ export async function scheduleRound(
   return result;
 }
 
-/** Deterministic, and distinct for a re-queue of the same tasks on a later attempt. */
-export function queuedMsgId(workflowId: number, tasks: readonly QueuedTask[]): string {
-  const digest = createHash("sha256")
-    .update(tasks.map((t) => `${t.id}:${t.attempts}`).join(","))
-    .digest("hex")
-    .slice(0, 16);
-  return `queued-${workflowId}-${tasks[0]?.id ?? 0}-${tasks.length}-${digest}`;
-}
-
 export async function publishQueued(
   deps: ScheduleDeps,
   workflowId: number,
@@ -113,10 +114,11 @@ export async function publishQueued(
 ): Promise<void> {
   for (let i = 0; i < queued.length; i += chunk) {
     const part = queued.slice(i, i + chunk);
+    // Each task's lifetime queue count makes the id: a re-queue is new work.
     await deps.publish(
-      Subjects.taskQueued,
+      Contracts.taskQueued,
       { v: 1, workflow_id: workflowId, task_ids: part.map((t) => t.id) },
-      { msgID: queuedMsgId(workflowId, part) },
+      { queued_counts: part.map((t) => t.queued_count) },
     );
   }
 }
@@ -130,10 +132,16 @@ export async function scheduleWorkflow(
   deps: ScheduleDeps,
   workflowId: number,
   options: ScheduleOptions = DEFAULT_SCHEDULE_OPTIONS,
+  claim: Claim = "wait",
 ): Promise<number> {
   let count = 0;
   for (let round = 1; ; round++) {
-    const { queued, events, more } = await scheduleRound(deps.sql, workflowId, options.roundCap);
+    const { queued, events, more } = await scheduleRound(
+      deps.sql,
+      workflowId,
+      options.roundCap,
+      claim,
+    );
     events.flush(deps.emit);
     await publishQueued(deps, workflowId, queued, options.chunk);
     count += queued.length;
@@ -142,9 +150,9 @@ export async function scheduleWorkflow(
       // Let other workflows have this replica; the rest continues from the stream.
       const last = queued.at(-1);
       await deps.publish(
-        Subjects.schedWake,
+        Contracts.schedWake,
         { v: 1, workflow_id: workflowId },
-        { msgID: `wake-more-${workflowId}-${last?.id ?? 0}-${last?.attempts ?? 0}` },
+        { more: last && { id: last.id, queued_count: last.queued_count } },
       );
       break;
     }

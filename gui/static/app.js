@@ -7,6 +7,7 @@ import * as errorsPage from "./pages/errors.js";
 import * as resourcesPage from "./pages/resources.js";
 import * as taskPage from "./pages/task.js";
 import * as tasksPage from "./pages/tasks.js";
+import * as timelinePage from "./pages/timeline.js";
 import * as workflowPage from "./pages/workflow.js";
 import * as workflowsPage from "./pages/workflows.js";
 
@@ -17,6 +18,7 @@ const routes = [
   [/^\/workflows\/(\d+)\/tasks\/?$/, tasksPage],
   [/^\/workflows\/(\d+)\/errors\/?$/, errorsPage],
   [/^\/workflows\/(\d+)\/resources\/?$/, resourcesPage],
+  [/^\/workflows\/(\d+)\/timeline\/?$/, timelinePage],
   [/^\/tasks\/(\d+)\/?$/, taskPage],
 ];
 

@@ -15,10 +15,10 @@ import {
   DEFAULT_DATABASE_URL,
   quoteIdent,
   withDatabase,
-} from "../../db/connect.ts";
-import { migrate, readMigrations } from "../../db/migrate.ts";
+} from "../../store/connect.ts";
+import { migrate, readMigrations } from "../../store/migrate.ts";
 
-/** Advisory lock key (two-int form): namespace 'drov' as in db/migrate.ts, 2 = templates. */
+/** Advisory lock key (two-int form): namespace 'drov' as in store/migrate.ts, 2 = templates. */
 const LOCK_NAMESPACE = 0x64726f76;
 const LOCK_TEMPLATE = 2;
 

@@ -1,14 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../../core/free-port.ts";
 
 /**
  * A private nats-server with JetStream per test file: a free loopback port and a temp
  * store directory, so no state is shared between files. Needs `nats-server` on the PATH
  * or in /usr/sbin (deploy/local/services.sh installs it).
  */
+export { freePort };
+
 export interface TestNats {
   url: string;
   port: number;
@@ -18,19 +20,6 @@ export interface TestNats {
   /** starts it again on the same port and store */
   restart(): Promise<void>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function binary(): string {
@@ -47,14 +36,29 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
   throw new Error(`nats-server did not start on ${port}: ${log()}`);
 }
 
-export async function startNats(): Promise<TestNats> {
+/**
+ * `config`: more of the server's configuration (e.g. an `authorization` block), written
+ * after the listen address and JetStream's store.
+ */
+export async function startNats(options: { config?: string } = {}): Promise<TestNats> {
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), "drover-nats-"));
+  const configFile = join(storeDir, "nats.conf");
+  if (options.config !== undefined) {
+    writeFileSync(
+      configFile,
+      `listen: "127.0.0.1:${port}"\njetstream: { store_dir: ${JSON.stringify(storeDir)} }\n${options.config}`,
+    );
+  }
+  const args =
+    options.config !== undefined
+      ? ["-c", configFile]
+      : ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir];
   let child: ChildProcess;
   let output = "";
   const launch = async () => {
     output = "";
-    child = spawn(binary(), ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
+    child = spawn(binary(), args, {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/usr/local/sbin` },
     });
@@ -87,11 +91,16 @@ export async function startNats(): Promise<TestNats> {
 }
 
 /** Waits until a function's durable consumer exists (its process has started). */
-export async function waitForFunctions(url: string, names: string[], ms = 30_000): Promise<void> {
+export async function waitForFunctions(
+  url: string,
+  names: string[],
+  ms = 30_000,
+  credentials?: string,
+): Promise<void> {
   const { connectBus } = await import("../../bus/connect.ts");
   const { jetstreamManager } = await import("@nats-io/jetstream");
-  const { streamNameFor } = await import("../../bus/subjects.ts");
-  const nc = await connectBus(url, "wait-for-functions");
+  const { streamNameFor } = await import("../../bus/contracts.ts");
+  const nc = await connectBus(url, "wait-for-functions", { credentials });
   try {
     const jsm = await jetstreamManager(nc);
     const deadline = Date.now() + ms;

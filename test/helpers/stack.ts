@@ -2,15 +2,21 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Sql } from "postgres";
-import { type LocalBridge, startLocalBridge } from "../../bridges/local/bridge.ts";
 import { connectBus, type NatsConnection } from "../../bus/connect.ts";
 import type { WorkflowAnswer } from "../../bus/queries.ts";
-import { type RunningFunction, startFunction } from "../../bus/runtime.ts";
+import type { RunningFunction } from "../../bus/runtime.ts";
 import { followWorkflow } from "../../client/follow.ts";
 import { type BoundWorkflow, type SubmitOptions, submitWorkflow } from "../../client/submit.ts";
 import { silentLogger } from "../../core/log.ts";
-import { functions, services } from "../../functions/registry.ts";
-import type { Submission } from "../../spec/submission.ts";
+import { startFunction } from "../../functions/context.ts";
+import {
+  createFunctions,
+  DEFAULT_TIMING,
+  services,
+  type Timing,
+} from "../../functions/registry.ts";
+import { type LocalBridge, startLocalBridge } from "../../local-bridge/bridge.ts";
+import type { Submission } from "../../submission/submission.ts";
 import { type FreshDatabase, freshDatabase } from "./db.ts";
 import { startNats, type TestNats } from "./nats.ts";
 
@@ -32,7 +38,10 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-export async function startTestStack(options: { slots?: number } = {}): Promise<TestStack> {
+export async function startTestStack(
+  options: { slots?: number; timing?: Partial<Timing> } = {},
+): Promise<TestStack> {
+  const functions = createFunctions({ ...DEFAULT_TIMING, ...options.timing });
   const [db, nats] = await Promise.all([freshDatabase(), startNats()]);
   const nc = await connectBus(nats.url, "test-stack");
   const logDir = mkdtempSync(join(tmpdir(), "drover-logs-"));

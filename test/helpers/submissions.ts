@@ -1,4 +1,4 @@
-import type { Submission } from "../../spec/submission.ts";
+import type { Submission } from "../../submission/submission.ts";
 
 /**
  * Submissions built as plain objects, for tests of what lies beyond the client API.

@@ -1,8 +1,10 @@
 // Small workflows written straight into the database, as bind-dag would leave them
 // (workflow QUEUED, run BOUND, tasks REGISTERING with their pending_upstream counts), for
 // tests of the execution path that should not depend on a submission.
+
 import { randomBytes } from "node:crypto";
 import type { Sql } from "postgres";
+import { localUserToken } from "../../core/identity.ts";
 
 export interface FixtureTask {
   name: string;
@@ -27,6 +29,8 @@ export interface FixtureOptions {
   name?: string;
   /** workflow-level limit (null/undefined = unlimited, 0 = paused) */
   maxConcurrentlyRunning?: number | null;
+  /** the owner's user token (default: the user running the tests) */
+  owner?: string;
   /** per template (its array): limit */
   templateLimits?: Record<string, number | null>;
   failFast?: boolean;
@@ -66,10 +70,10 @@ export async function insertWorkflow(sql: Sql, options: FixtureOptions): Promise
     if (!placement) throw new Error("fixture: unknown cluster or queue");
     const [wf] = await tx<{ id: number }[]>`
       insert into workflow (tool_version_id, name, identity_hash, dag_hash, taskset_hash, status,
-        fail_fast, max_concurrently_running, default_cluster, task_count)
+        fail_fast, max_concurrently_running, default_cluster, task_count, owner)
       values (${version!.id}, ${options.name ?? `fixture ${tag}`}, ${`fixture-${tag}`}, 'dag', 'taskset',
         'QUEUED', ${options.failFast ?? false}, ${options.maxConcurrentlyRunning ?? null},
-        ${options.cluster ?? "dummy"}, ${options.tasks.length})
+        ${options.cluster ?? "dummy"}, ${options.tasks.length}, ${options.owner ?? localUserToken()})
       returning id`;
     const workflowId = wf!.id;
     const [run] = await tx<{ id: number }[]>`

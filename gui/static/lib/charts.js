@@ -1,7 +1,7 @@
 // A histogram of what attempts used, with markers for what was requested and what to
 // request: the Resources page's picture.
 import { s } from "./dom.js";
-import { int } from "./format.js";
+import { bytes, duration, int } from "./format.js";
 
 const W = 520;
 const H = 150;
@@ -92,5 +92,58 @@ export function histogram(dist, fmt, { label }) {
   };
   marker(dist.requested.median, "requested", "requested");
   marker(dist.suggested, "suggested", "suggested");
+  return svg;
+}
+
+/**
+ * A scatter of [memory bytes, runtime seconds, instance] points: runtime across, memory
+ * up, both from 0 to the largest value seen (`data-hi-runtime`, `data-hi-memory` on the
+ * svg say the scale, so a point's place can be checked).
+ */
+export function scatter(points, { label }) {
+  const hiMem = Math.max(1, ...points.map((p) => p[0]));
+  const hiRun = Math.max(1e-9, ...points.map((p) => p[1]));
+  const svg = s("svg", {
+    class: "scatter",
+    viewBox: `0 0 ${W} ${H}`,
+    width: "100%",
+    role: "img",
+    "aria-label": label,
+    dataset: { hiMemory: String(hiMem), hiRuntime: String(hiRun) },
+  });
+  const innerW = W - PAD.left - PAD.right;
+  const innerH = H - PAD.top - PAD.bottom;
+  svg.append(
+    s("line", {
+      x1: PAD.left,
+      y1: PAD.top + innerH,
+      x2: W - PAD.right,
+      y2: PAD.top + innerH,
+      class: "axis",
+    }),
+    s("line", { x1: PAD.left, y1: PAD.top, x2: PAD.left, y2: PAD.top + innerH, class: "axis" }),
+    s(
+      "text",
+      { x: PAD.left - 4, y: PAD.top + 4, class: "tick", "text-anchor": "end" },
+      bytes(hiMem),
+    ),
+    s("text", { x: W - PAD.right, y: H - 8, class: "tick", "text-anchor": "end" }, duration(hiRun)),
+    s("text", { x: PAD.left, y: H - 8, class: "tick" }, "0"),
+  );
+  for (const [memory, runtime, instance] of points) {
+    svg.append(
+      s(
+        "circle",
+        {
+          class: "point",
+          cx: PAD.left + (runtime / hiRun) * innerW,
+          cy: PAD.top + innerH - (memory / hiMem) * innerH,
+          r: 3,
+          dataset: { instance: String(instance), memory: String(memory), runtime: String(runtime) },
+        },
+        s("title", {}, `instance ${instance}: ${bytes(memory)}, ${duration(runtime)}`),
+      ),
+    );
+  }
   return svg;
 }

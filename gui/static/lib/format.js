@@ -1,16 +1,7 @@
 // Numbers, sizes, durations, dates and status colours, shown the same way on every page.
 
-export const TASK_STATUSES = [
-  "REGISTERING",
-  "QUEUED",
-  "INSTANTIATING",
-  "LAUNCHED",
-  "RUNNING",
-  "DONE",
-  "ERROR_RECOVERABLE",
-  "ADJUSTING_RESOURCES",
-  "ERROR_FATAL",
-];
+// The status lists are the server's own (core/statuses.ts), served as a module.
+export { TASK_STATUSES, WORKFLOW_STATUSES } from "./statuses.js";
 
 /** Order of the segments of a status bar: done first, remaining work last. */
 export const BAR_ORDER = [
@@ -23,16 +14,6 @@ export const BAR_ORDER = [
   "ERROR_RECOVERABLE",
   "ERROR_FATAL",
   "REGISTERING",
-];
-
-export const WORKFLOW_STATUSES = [
-  "REGISTERING",
-  "QUEUED",
-  "RUNNING",
-  "DONE",
-  "FAILED",
-  "HALTED",
-  "ABORTED",
 ];
 
 const COLORS = {

@@ -4,6 +4,7 @@
 import { post } from "../lib/api.js";
 import { h, replace } from "../lib/dom.js";
 import { ago, dateTime } from "../lib/format.js";
+import { LIVE_WORKFLOW, RESUMABLE_WORKFLOW } from "../lib/statuses.js";
 import { badge, notice } from "../lib/widgets.js";
 
 const TABS = [
@@ -11,10 +12,12 @@ const TABS = [
   ["tasks", "Tasks", "/tasks"],
   ["errors", "Errors", "/errors"],
   ["resources", "Resources", "/resources"],
+  ["timeline", "Timeline", "/timeline"],
 ];
 
-const LIVE = ["REGISTERING", "QUEUED", "RUNNING"];
-const RESUMABLE = ["FAILED", "HALTED"];
+// A held workflow (REGISTERING) can be stopped as well as a live one.
+const LIVE = ["REGISTERING", ...LIVE_WORKFLOW];
+const RESUMABLE = RESUMABLE_WORKFLOW;
 
 export function workflowHeader(workflowId, active) {
   const title = h("h1", { class: "wf-title" }, `Workflow ${workflowId}`);
@@ -55,13 +58,12 @@ export function workflowHeader(workflowId, active) {
   };
   stopButton.addEventListener("click", () => {
     if (!confirm(`Stop workflow ${workflowId}? Running instances are killed.`)) return;
-    act(
-      stopButton,
-      "stop",
-      {},
-      (a) =>
-        `Stopped: ${a.killed ?? 0} running instance(s) killed; workflow ${a.status ?? "HALTED"}.`,
-    );
+    act(stopButton, "stop", {}, (a) => {
+      const running = a.running ?? a.killed ?? 0;
+      const waiting = (a.killed ?? 0) - running;
+      const withdrawn = waiting > 0 ? `, ${waiting} not started yet withdrawn` : "";
+      return `Stopped: ${running} running task(s) killed${withdrawn}; workflow ${a.status ?? "HALTED"}.`;
+    });
   });
   resumeButton.addEventListener("click", () => {
     act(

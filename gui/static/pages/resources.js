@@ -1,7 +1,7 @@
 // Resources page: per template, what finished attempts used against what they asked for,
 // as distributions, and the request to make next time.
 import { get } from "../lib/api.js";
-import { histogram } from "../lib/charts.js";
+import { histogram, scatter } from "../lib/charts.js";
 import { h, replace } from "../lib/dom.js";
 import { bytes, duration, int } from "../lib/format.js";
 import { emptyState, notice } from "../lib/widgets.js";
@@ -28,12 +28,17 @@ export async function render(view) {
     () => {},
   );
   let data;
+  let usage;
   try {
-    data = await get(`workflows/${id}/resources`, {}, view.signal);
+    [data, usage] = await Promise.all([
+      get(`workflows/${id}/resources`, {}, view.signal),
+      get(`workflows/${id}/usage`, {}, view.signal),
+    ]);
   } catch (err) {
     if (!view.signal.aborted) replace(body, notice("error", err.message));
     return;
   }
+  const pointsOf = new Map(usage.templates.map((u) => [u.template, u]));
   if (data.templates.length === 0) {
     replace(body, h("section", { class: "card" }, emptyState("No attempt has finished yet.")));
     return;
@@ -53,15 +58,16 @@ export async function render(view) {
         h(
           "div",
           { class: "grid-2" },
-          panel("Memory", t.memory, bytes),
-          panel("Runtime", t.runtime, duration),
+          panel("Memory", t.memory, bytes, t.done),
+          panel("Runtime", t.runtime, duration, t.done),
         ),
+        usageScatter(pointsOf.get(t.template)),
       ),
     ),
   );
 }
 
-function panel(label, d, fmt) {
+function panel(label, d, fmt, done) {
   return h(
     "div",
     { class: "resource-panel", dataset: { resource: label.toLowerCase() } },
@@ -114,7 +120,7 @@ function panel(label, d, fmt) {
         ),
       ),
     ),
-    h("div", { class: "muted small" }, `${int(d.samples)} DONE attempts measured · ${d.basis}`),
+    h("div", { class: "muted small measured" }, measured(label, d, done)),
   );
 }
 
@@ -125,32 +131,69 @@ function cell(name, value, fmt) {
   ];
 }
 
-/** Says how far the request is from the use, when it is far either way. */
+/**
+ * "7 of 10 DONE attempts measured": memory is sampled (every 250 ms on the local bridge,
+ * each second on Slurm), so an attempt shorter than that has no memory figure.
+ */
+function measured(label, d, done) {
+  const of = d.samples < done ? `${int(d.samples)} of ${int(done)}` : int(d.samples);
+  const why =
+    d.samples < done && label === "Memory"
+      ? " (the others ended before their memory was first sampled)"
+      : "";
+  return `${of} DONE attempts measured${why} · suggestion: ${d.basis}`;
+}
+
+/**
+ * Says how far the request is from the use, when it is far either way. Compared with
+ * what the DONE attempts asked for (the largest), not with failed attempts' requests;
+ * and only when the suggestion is smaller: a request cannot go below the round amount
+ * the suggestion is rounded to (a minute, 256 MiB), so "N× the use" beside a suggestion
+ * equal to the request would say two contrary things.
+ */
 function overRequest(d, fmt) {
   const used = d.used.max;
-  const asked = d.requested.median;
+  const asked = d.done_requested.max ?? d.requested.median;
   if (!used || !asked || d.samples === 0) return null;
   if (d.killed > 0) {
     return h(
       "div",
-      { class: "callout callout-bad" },
-      `${int(d.killed)} attempts were killed for exceeding their ${fmt(asked)} request.`,
+      { class: "callout callout-bad over-request" },
+      `${int(d.killed)} attempts were killed for exceeding their request (up to ${fmt(d.requested.max)}).`,
     );
   }
   const ratio = asked / used;
-  if (ratio >= 4) {
+  if (ratio >= 4 && d.suggested !== null && d.suggested < asked) {
     return h(
       "div",
-      { class: "callout" },
-      `Requests are ${ratio >= 100 ? int(ratio) : ratio.toFixed(0)}× the most any attempt used (${fmt(used)} of ${fmt(asked)}).`,
+      { class: "callout over-request" },
+      `Requests are ${ratio >= 100 ? int(ratio) : ratio.toFixed(0)}× the most any DONE attempt used (${fmt(used)} of ${fmt(asked)}): ${fmt(d.suggested)} would do.`,
     );
   }
   if (used / asked > 0.9) {
     return h(
       "div",
-      { class: "callout callout-warn" },
+      { class: "callout callout-warn over-request" },
       `Attempts used up to ${Math.round((used / asked) * 100)}% of the request: close to the limit.`,
     );
   }
   return null;
+}
+
+/** Memory against runtime, one point per DONE attempt measured for both. */
+function usageScatter(u) {
+  if (!u || u.points.length === 0) return null;
+  return h(
+    "div",
+    { class: "resource-scatter" },
+    h("h3", {}, "Memory vs runtime"),
+    scatter(u.points, { label: `${u.template}: memory against runtime of DONE attempts` }),
+    h(
+      "div",
+      { class: "muted small" },
+      u.points.length < u.measured
+        ? `${int(u.points.length)} of ${int(u.measured)} attempts shown (an even sample)`
+        : `${int(u.measured)} attempts`,
+    ),
+  );
 }

@@ -1,26 +1,30 @@
 // Task page: why a task is where it is. Its command, args and attributes, the resources
 // of its next attempt, every instance (where it ran, requested vs used, exit code,
-// stderr tail, log paths), and its upstream and downstream tasks. Text from tasks is
+// stderr tail, log paths), its logs and environment for its owner (task-private.js), and
+// its upstream and downstream tasks. Text from tasks is
 // shown with textContent only (lib/dom.js): markup in stderr stays text.
 import { get, listen, post } from "../lib/api.js";
 import { h, replace, throttle } from "../lib/dom.js";
 import { ago, bytes, dateTime, duration, int } from "../lib/format.js";
 import { badge, emptyState, facts, notice, section } from "../lib/widgets.js";
+import { privatePanel } from "./task-private.js";
 
 export async function render(view) {
   const id = Number(view.params[0]);
   const root = h("div", {}, h("div", { class: "loading" }, "Loading…"));
   view.main.append(root);
+  // One panel for the page's life: moved into each re-render, not rebuilt.
+  const priv = privatePanel(id, view.signal);
 
   async function load() {
     const t = await get(`tasks/${id}`, {}, view.signal);
     view.setTitle(`${t.name} · task ${t.id}`);
-    replace(root, page(t, load));
+    replace(root, page(t, load, priv.el));
     return t;
   }
   const t = await load();
 
-  const refresh = throttle(() => load().catch(() => {}), 1500);
+  const refresh = throttle(() => Promise.all([load(), priv.refresh()]).catch(() => {}), 1500);
   view.signal.addEventListener("abort", () => refresh.cancel());
   view.setLive("connecting");
   listen(
@@ -37,7 +41,7 @@ export async function render(view) {
   ).addEventListener("error", () => view.setLive("connecting"));
 }
 
-function page(t, reload) {
+function page(t, reload, privateParts) {
   const feedback = h("div", { class: "feedback", "aria-live": "polite" });
   const recursive = h("input", { type: "checkbox", id: "set-recursive" });
   const setStatus = async (status, button) => {
@@ -118,6 +122,7 @@ function page(t, reload) {
       h("span", { title: dateTime(t.status_at) }, `status since ${ago(t.status_at)}`),
     ),
     feedback,
+    blocked(t),
     h(
       "div",
       { class: "grid-2" },
@@ -147,6 +152,8 @@ function page(t, reload) {
       null,
       t.instances.length === 0 ? emptyState("Not launched yet.") : instances(t.instances),
     ),
+    privateParts,
+    section(`Status history (${(t.audit ?? []).length})`, null, auditTrail(t.audit ?? [])),
     h(
       "div",
       { class: "grid-2" },
@@ -240,7 +247,28 @@ function instances(list) {
               ["Memory used / requested", usage(i.memory_used, i.memory_requested, bytes)],
               ["Runtime used / requested", usage(i.runtime_used, i.runtime_requested, duration)],
               ["Exit code", i.exit_code === null ? null : String(i.exit_code)],
-              ["Created", dateTime(i.created_at)],
+              [
+                "Queued",
+                h("time", { datetime: i.queued_at, class: "queued" }, dateTime(i.queued_at)),
+              ],
+              [
+                "Started",
+                i.started_at
+                  ? h("time", { datetime: i.started_at, class: "started" }, dateTime(i.started_at))
+                  : null,
+              ],
+              [
+                "Ended",
+                i.ended_at
+                  ? h("time", { datetime: i.ended_at, class: "ended" }, dateTime(i.ended_at))
+                  : null,
+              ],
+              [
+                "Queue wait",
+                i.queue_wait_seconds === null
+                  ? null
+                  : h("span", { class: "queue-wait num" }, duration(i.queue_wait_seconds)),
+              ],
               ["Stdout", i.stdout_path ? h("code", { class: "path" }, i.stdout_path) : null],
               ["Stderr", i.stderr_path ? h("code", { class: "path" }, i.stderr_path) : null],
             ]),
@@ -279,5 +307,48 @@ function neighbours(group, empty) {
     group.total > group.tasks.length
       ? h("div", { class: "muted small" }, `and ${int(group.total - group.tasks.length)} more`)
       : null,
+  );
+}
+
+/** Every status change of the task since it was bound, oldest first, with how long each lasted. */
+function auditTrail(rows) {
+  if (rows.length === 0) return emptyState("No status change since the task was bound.");
+  return h(
+    "table",
+    { class: "table table-compact", id: "task-audit" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Status"), h("th", {}, "At"), h("th", {}, "For"))),
+    h(
+      "tbody",
+      {},
+      rows.map((r, n) => {
+        const next = rows[n + 1];
+        const lasted = next ? (Date.parse(next.at) - Date.parse(r.at)) / 1000 : null;
+        return h(
+          "tr",
+          { dataset: { status: r.status, at: r.at } },
+          h("td", {}, badge(r.status)),
+          h("td", {}, h("time", { datetime: r.at }, dateTime(r.at))),
+          h("td", { class: "num muted" }, lasted === null ? "" : duration(lasted)),
+        );
+      }),
+    ),
+  );
+}
+
+/** A REGISTERING task held back by failed upstream tasks says which. */
+function blocked(t) {
+  const b = t.blocked_by;
+  if (!b || b.failed_total === 0) return null;
+  return h(
+    "div",
+    { class: "callout callout-bad", id: "task-blocked" },
+    `Blocked by ${b.failed_total === 1 ? "a failed upstream task" : `${int(b.failed_total)} failed upstream tasks`}: `,
+    b.failed.map((u, n) => [
+      n > 0 ? ", " : "",
+      h("a", { href: `/tasks/${u.id}`, class: "mono" }, u.name),
+      ` (${u.status})`,
+    ]),
+    b.failed_total > b.failed.length ? ", …" : "",
+    ". Resume the workflow once they are fixed.",
   );
 }

@@ -13,6 +13,7 @@ export async function render(view) {
     status: (q.get("status") ?? "").toUpperCase(),
     template: q.get("template") ?? "",
     name: q.get("name") ?? "",
+    arg: q.get("arg") ?? "",
     limit: Number(q.get("limit")) || 50,
     offset: Number(q.get("offset")) || 0,
   };
@@ -39,6 +40,20 @@ export async function render(view) {
     value: state.name,
     "aria-label": "task name",
   });
+  // An arg's value, as NAME=VALUE (location=7): only complete pairs are sent.
+  const argInput = h("input", {
+    class: "input",
+    id: "f-arg",
+    type: "search",
+    placeholder: "arg=value, e.g. location=7",
+    value: state.arg,
+    "aria-label": "arg value",
+  });
+  const csvLink = h(
+    "a",
+    { class: "btn", id: "tasks-csv", download: "", target: "_blank" },
+    "Export CSV",
+  );
   const sizeSelect = h(
     "select",
     { class: "input", "aria-label": "rows per page" },
@@ -56,7 +71,9 @@ export async function render(view) {
       h("label", { class: "field" }, h("span", {}, "Status"), statusSelect),
       h("label", { class: "field" }, h("span", {}, "Template"), templateSelect),
       h("label", { class: "field field-grow" }, h("span", {}, "Name"), nameInput),
+      h("label", { class: "field" }, h("span", {}, "Arg"), argInput),
       h("label", { class: "field" }, h("span", {}, "Page"), sizeSelect),
+      h("div", { class: "field" }, h("span", {}, "\u00a0"), csvLink),
     ),
     section("Tasks", count, body),
   );
@@ -75,9 +92,19 @@ export async function render(view) {
       limit: state.limit === 50 ? "" : state.limit,
       offset: state.offset || "",
     });
+    const filter = { status: state.status, template: state.template, name: state.name };
+    if (/^[^=]+=.*$/.test(state.arg)) filter.arg = state.arg;
+    // The export takes the same filter: every matching task, not just this page.
+    csvLink.href = `/api/workflows/${id}/tasks.csv?${new URLSearchParams(
+      Object.entries(filter).filter(([, v]) => v),
+    )}`;
     let data;
     try {
-      data = await get(`workflows/${id}/tasks`, state, view.signal);
+      data = await get(
+        `workflows/${id}/tasks`,
+        { ...filter, limit: state.limit, offset: state.offset },
+        view.signal,
+      );
     } catch (err) {
       if (!view.signal.aborted) replace(body, notice("error", err.message));
       return;
@@ -135,6 +162,13 @@ export async function render(view) {
     state.template = templateSelect.value;
     reload();
   });
+  argInput.addEventListener(
+    "input",
+    debounce(() => {
+      state.arg = argInput.value.trim();
+      reload();
+    }, 250),
+  );
   sizeSelect.addEventListener("change", () => {
     state.limit = Number(sizeSelect.value);
     reload();
