@@ -58,6 +58,9 @@ export const REPORTABLE_INSTANCE = ["INSTANTIATED", "LAUNCHED", "RUNNING"] as co
 /** Workflows that schedule works on. */
 export const LIVE_WORKFLOW = ["QUEUED", "RUNNING"] as const;
 
+/** Workflows that have ended: nothing more runs in them until a resume. */
+export const ENDED_WORKFLOW = ["DONE", "FAILED", "HALTED", "ABORTED"] as const;
+
 /** Workflows a resume may start again. */
 export const RESUMABLE_WORKFLOW = ["FAILED", "HALTED"] as const;
 

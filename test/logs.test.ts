@@ -129,35 +129,65 @@ describe("drover logs", () => {
     }
   });
 
-  test("--follow prints a running task's output as it comes, and ends with it", async () => {
+  test("--follow waits for the task to start, prints its output as it comes, and ends with it", async () => {
+    // The task writes a line, then waits for the test: what --follow printed by then
+    // came while the task was running, not at its end.
+    const go = join(stack.home, "go");
     const task = submitOne(
       "slow",
-      "for i in 1 2 3 4 5 6 7 8; do echo line-$i; sleep 0.8; done; echo done >&2",
+      `echo line-1; while ! test -e ${go}; do sleep 0.1; done; for i in 2 3 4; do echo line-$i; sleep 0.2; done; echo done >&2`,
       false,
     );
-    // Follow once it runs, so that there is something to follow.
-    for (let i = 0; ; i++) {
-      const t = json(drover(["task", String(task), "--json"]));
-      if (t.status === "RUNNING") break;
-      assert.ok(i < 100, `task never ran: ${JSON.stringify(t)}`);
-      await sleep(100);
-    }
     const child = stack.start(["logs", String(task), "--follow"]);
-    const chunks: { at: number; text: string }[] = [];
+    let stdout = "";
     let stderr = "";
-    child.stdout!.on("data", (d: Buffer) => chunks.push({ at: Date.now(), text: String(d) }));
+    child.stdout!.on("data", (d: Buffer) => {
+      stdout += d;
+    });
     child.stderr!.on("data", (d: Buffer) => {
       stderr += d;
     });
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-    const endedAt = Date.now();
+    const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+    for (let i = 0; !stdout.includes("line-1"); i++) {
+      assert.ok(i < 1200, `nothing followed in 120 s: ${JSON.stringify({ stdout, stderr })}`);
+      assert.equal(child.exitCode, null, `--follow ended early: ${stderr}`);
+      await sleep(100);
+    }
+    writeFileSync(go, "");
+    const code = await closed;
     assert.equal(code, 0, stderr);
-    assert.equal(
-      chunks.map((c) => c.text).join(""),
-      [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `line-${i}\n`).join(""),
+    assert.equal(stdout, "line-1\nline-2\nline-3\nline-4\n");
+  });
+
+  test("--follow on a task that never started and never will: exit 2 naming why", () => {
+    const path = join(stack.home, "blocked.yaml");
+    writeFileSync(
+      path,
+      JSON.stringify({
+        tool: { name: "logs-test" },
+        workflow: { name: "blocked", default_cluster: "local", default_max_attempts: 1 },
+        templates: [
+          { name: "first", command: "exit 3" },
+          { name: "second", command: "echo never" },
+        ],
+        tasks: [
+          { template: "first", args: {} },
+          { template: "second", args: {}, upstream: [{ template: "first" }] },
+        ],
+      }),
     );
-    // It printed before the task ended, not all at once at the end.
-    assert.ok(chunks.length >= 2, `one chunk only: ${JSON.stringify(chunks)}`);
-    assert.ok(endedAt - chunks[0]!.at >= 1500, "the first lines came only at the end");
+    const submitted = drover(["submit", path, "--wait", "--json"]);
+    assert.equal(submitted.code, 1, submitted.stderr);
+    const tasks = json(drover(["tasks", String(json(submitted).id), "--json"])).tasks as {
+      id: number;
+      template: string;
+    }[];
+    const second = tasks.find((t) => t.template === "second")!;
+    const r = drover(["logs", String(second.id), "--follow"]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      new RegExp(`task ${second.id} has not started and will not: its workflow \\d+ is FAILED`),
+    );
   });
 });

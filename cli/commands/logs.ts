@@ -4,8 +4,9 @@
 // account behind the query service may not be able to read.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LogsAnswer } from "../../bus/queries.ts";
-import { QueryFailed } from "../../client/query.ts";
+import { type Queries, QueryFailed } from "../../client/query.ts";
 import { LogUnreadable, readLogSlice } from "../../core/log-file.ts";
+import { ENDED_WORKFLOW } from "../../core/statuses.ts";
 import { CliError, defineCommand, type Io, UsageError, writeJson } from "../args.ts";
 import { parseId, withQueries } from "../context.ts";
 
@@ -14,6 +15,8 @@ const SLICE = 1 << 20;
 /** How often --follow looks for new output, and asks whether the attempt has ended. */
 const POLL_MS = 250;
 const STATUS_EVERY_MS = 1000;
+/** How often --follow asks whether a task that has not started yet has its first attempt. */
+const START_POLL_MS = 1000;
 
 export const command = defineCommand({
   name: "logs",
@@ -30,7 +33,8 @@ The file is read on this host, as you: run the command where the task's log fold
 Options:
   --stderr      the attempt's standard error instead of its standard output
   --attempt N   attempt N (from 1) instead of the latest
-  --follow      keep printing as the file grows, until the attempt ends
+  --follow      keep printing as the file grows, until the attempt ends; a task
+                that has not started yet is waited for
   --json        print {"task", "attempt", "attempts", "instance", "status", "stream",
                 "path", "content"} (not with --follow)
   -h, --help    show this help
@@ -59,6 +63,7 @@ Example:
         q.logs({ ...request, attempt: n }).catch((err) => {
           throw err instanceof QueryFailed ? new CliError(err.message, 2) : err;
         });
+      if (values.follow && attempt === undefined) await untilStarted(io, q, task);
       const source = await ask(attempt);
       // Following stays with this attempt, even when a retry makes a newer one.
       if (values.follow) return follow(io, source, () => ask(source.attempt));
@@ -73,6 +78,33 @@ Example:
     });
   },
 });
+
+/**
+ * Waits until task `task` has its first attempt, saying once on stderr that it waits.
+ * Gives up (exit 2) when nothing will start it: its workflow has ended (a held or
+ * still binding workflow has not).
+ */
+async function untilStarted(io: Io, q: Queries, task: number): Promise<void> {
+  const ask = () =>
+    q.task({ task_id: task }).catch((err) => {
+      throw err instanceof QueryFailed ? new CliError(err.message, 2) : err;
+    });
+  let said = false;
+  for (let t = await ask(); t.instances.length === 0; t = await ask()) {
+    const workflow = await q.workflow({ workflow_id: t.workflow });
+    if ((ENDED_WORKFLOW as readonly string[]).includes(workflow.status)) {
+      throw new CliError(
+        `task ${task} has not started and will not: its workflow ${t.workflow} is ${workflow.status}`,
+        2,
+      );
+    }
+    if (!said) {
+      io.stderr(`drover logs: task ${task} is ${t.status}; waiting for its first attempt\n`);
+      said = true;
+    }
+    await sleep(START_POLL_MS);
+  }
+}
 
 function located(source: LogsAnswer): string {
   if (source.path !== null) return source.path;
