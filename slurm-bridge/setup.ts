@@ -5,10 +5,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectionCredentials, connectionToken } from "../bus/connect.ts";
+import { connectionCredentials, connectionRole, connectionToken } from "../bus/connect.ts";
 import { Streams } from "../bus/contracts.ts";
+import { personStreams } from "../bus/person-streams.ts";
 import type { Publisher } from "../bus/publish.ts";
 import { ensureSharedStreams } from "../bus/streams.ts";
+import type { Logger } from "../core/log.ts";
 import { LiveSet } from "../worker/live.ts";
 import { Reporter } from "../worker/reporter.ts";
 import type { SlurmBridgeOptions } from "./bridge.ts";
@@ -26,25 +28,36 @@ const ROOT = fileURLToPath(new URL("../", import.meta.url));
 export const DEFAULT_WORKER = join(ROOT, "dist", "drover-worker.mjs");
 
 /**
- * A prefix unique to this installation and person: its NATS URL, when its dead-letter
- * stream was made (every function start makes it; anyone may look at it), and the
- * bridge's person, so that a bridge adopts only its own person's jobs after a restart.
+ * A prefix unique to this installation and person: its NATS URL, when a stream of the
+ * installation was made, and the bridge's person, so that a bridge adopts only its own
+ * person's jobs after a restart. The stream is the dead letters' (every function start
+ * makes it), or for a person, who may not look at it, their own launch stream (made
+ * service-side for every person the site knows).
  */
 export async function deriveTagPrefix(
   nc: NatsConnection,
   natsUrl: string,
   owner = connectionToken(nc),
+  log?: Logger,
 ): Promise<string> {
   const jsm = await jetstreamManager(nc);
-  // The streams (the dead letters' among them) are made here where this connection may
-  // (a NATS without permissions: a bridge may start before any function); else awaited
-  // until a function has made them.
-  await ensureSharedStreams(jsm).catch(() => {});
+  const person = connectionRole(nc) === "person";
+  // The streams are made here where this connection may (a NATS without permissions: a
+  // bridge may start before any function); else awaited until the service has made them.
+  if (!person) await ensureSharedStreams(jsm).catch(() => {});
+  const marker = person ? personStreams(owner).launch : Streams.dlq.name;
   let created: string | undefined;
+  let tries = 0;
   while (created === undefined) {
     try {
-      created = (await jsm.streams.info(Streams.dlq.name)).created;
-    } catch {
+      created = (await jsm.streams.info(marker)).created;
+    } catch (err) {
+      if (tries++ === 0) {
+        log?.warn(
+          { err, stream: marker },
+          "waiting for the stream to exist (the service makes it)",
+        );
+      }
       await new Promise((r) => setTimeout(r, 500));
     }
   }
@@ -78,7 +91,7 @@ export async function createCore(
   }
   const owner = connectionToken(options.nc);
   const tagPrefix =
-    options.tagPrefix ?? (await deriveTagPrefix(options.nc, options.natsUrl, owner));
+    options.tagPrefix ?? (await deriveTagPrefix(options.nc, options.natsUrl, owner, options.log));
   const id = `slurm-${hostname()}-${process.pid}`;
   const log = options.log.child({ bridge: id, cluster, tag: tagPrefix });
   const stateDir = join(options.stateDir, tagPrefix);

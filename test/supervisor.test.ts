@@ -52,7 +52,7 @@ describe("jobs run as their submitter, under a login node's supervisor", {
   let supervisorLog = "";
   /** every launch batch a bridge reported taking: whose bridge, whose instances */
   const launched: { token: string; instances: number[] }[] = [];
-  const clusters = ["local"];
+  const clusters = slurmSkip ? ["local"] : ["local", "slurm"];
 
   /** `drover ARGS` as root, asynchronously (the functions run in this process). */
   const asRoot = (args: string[]) =>
@@ -249,7 +249,7 @@ tasks:
     rmSync(site, { recursive: true, force: true });
   });
 
-  for (const cluster of ["local"]) {
+  for (const cluster of clusters) {
     test(`alice and bob on ${cluster}: every task runs as its submitter, logs are theirs`, async () => {
       const name = `who-${cluster}`;
       const workflows = await Promise.all([
