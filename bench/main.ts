@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ run(argv: string[]): Promise<unkno
   gui: () => import("./gui.ts"),
   python: () => import("./python.ts"),
   auth: () => import("./auth.ts"),
+  local: () => import("./local.ts"),
 };
 
 const [name, ...argv] = process.argv.slice(2);
