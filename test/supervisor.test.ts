@@ -285,13 +285,19 @@ tasks:
           select i.distributor_id, w.owner from task_instance i
           join workflow w on w.id = i.workflow_id where w.id in ${sql(workflows)}`;
         for (const job of jobs) {
-          const r = spawnSync(
-            "sacct",
-            ["-n", "-P", "-X", "-j", job.distributor_id, "--format", "User"],
-            { encoding: "utf8" },
-          );
-          const user = r.stdout.trim().split("\n")[0];
-          assert.equal(userToken(user ?? ""), job.owner, `sacct user of job ${job.distributor_id}`);
+          // slurmdbd records a job a moment after it ran: the workflow may be DONE first.
+          let user = "";
+          for (let i = 0; !user; i++) {
+            const r = spawnSync(
+              "sacct",
+              ["-n", "-P", "-X", "-j", job.distributor_id, "--format", "User"],
+              { encoding: "utf8" },
+            );
+            user = r.stdout.trim().split("\n")[0] ?? "";
+            assert.ok(user || i < 60, `sacct has no record of job ${job.distributor_id}`);
+            if (!user) await wait(500);
+          }
+          assert.equal(userToken(user), job.owner, `sacct user of job ${job.distributor_id}`);
         }
       }
       // Bob's bridge took none of alice's batches, and hers none of his.
