@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 from . import resources as res
+from .cluster_defaults import ClusterDefaults
 from .constants import MAX_CONCURRENTLY_RUNNING
 from .errors import NotSupportedError, SpecError
 from .task import Task
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 NO_SETTINGS: Mapping[str, Any] = MappingProxyType({})
 
 
-class TaskTemplate:
+class TaskTemplate(ClusterDefaults):
     """Made by Tool.get_task_template."""
 
     def __init__(
@@ -87,29 +88,11 @@ class TaskTemplate:
     def default_resource_scales_set(self) -> Dict[str, Dict[str, Any]]:
         return {k: dict(v) for k, v in self._scales.items()}
 
-    def set_default_compute_resources_from_dict(
-        self, cluster_name: str, compute_resources: Dict[str, Any]
-    ) -> None:
-        label = f"template {self.template_name!r} compute_resources"
-        self._resources[cluster_name] = res.compute_resources(compute_resources, label)
-        self.default_cluster_name = cluster_name
+    _set_claims_cluster = True
 
-    def update_default_compute_resources(self, cluster_name: str, **kwargs: Any) -> None:
-        label = f"template {self.template_name!r} compute_resources"
-        self._resources.setdefault(cluster_name, {}).update(res.compute_resources(kwargs, label))
-        self.default_cluster_name = self.default_cluster_name or cluster_name
-
-    def set_default_resource_scales_from_dict(
-        self, cluster_name: str, resource_scales: Dict[str, Any]
-    ) -> None:
-        label = f"template {self.template_name!r} resource_scales"
-        self._scales[cluster_name] = res.resource_scales(resource_scales, label)
-        self.default_cluster_name = cluster_name
-
-    def update_default_resource_scales(self, cluster_name: str, **kwargs: Any) -> None:
-        label = f"template {self.template_name!r} resource_scales"
-        self._scales.setdefault(cluster_name, {}).update(res.resource_scales(kwargs, label))
-        self.default_cluster_name = self.default_cluster_name or cluster_name
+    @property
+    def _defaults_owner(self) -> str:
+        return f"template {self.template_name!r}"
 
     def set_default_max_attempts(self, value: int) -> None:
         self.default_max_attempts = res.positive_int(

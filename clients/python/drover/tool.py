@@ -6,6 +6,7 @@ import getpass
 from typing import Any, Dict, List, Optional, Union
 
 from . import resources as res
+from .cluster_defaults import ClusterDefaults
 from .constants import MAX_CONCURRENTLY_RUNNING
 from .errors import NotSupportedError, SpecError
 from .template import TaskTemplate
@@ -13,7 +14,7 @@ from .values import check_name, where
 from .workflow import Workflow
 
 
-class Tool:
+class Tool(ClusterDefaults):
     """`Tool(name)`. A workflow's identity is its tool (name and version) and its
     workflow_args. Jobmon's versions are database ids picked with
     `active_tool_version_id`; Drover's is a string in the spec, "1" unless given."""
@@ -149,29 +150,9 @@ class Tool:
     def set_default_max_attempts(self, value: int) -> None:
         self.default_max_attempts = res.positive_int(value, f"tool {self.name!r}: max_attempts")
 
-    def set_default_compute_resources_from_dict(
-        self, cluster_name: str, compute_resources: Dict[str, Any]
-    ) -> None:
-        label = f"tool {self.name!r} compute_resources"
-        self._resources[cluster_name] = res.compute_resources(compute_resources, label)
-        self.default_cluster_name = self.default_cluster_name or cluster_name
-
-    def update_default_compute_resources(self, cluster_name: str, **kwargs: Any) -> None:
-        label = f"tool {self.name!r} compute_resources"
-        self._resources.setdefault(cluster_name, {}).update(res.compute_resources(kwargs, label))
-        self.default_cluster_name = self.default_cluster_name or cluster_name
-
-    def set_default_resource_scales_from_dict(
-        self, cluster_name: str, resource_scales: Dict[str, Any]
-    ) -> None:
-        label = f"tool {self.name!r} resource_scales"
-        self._scales[cluster_name] = res.resource_scales(resource_scales, label)
-        self.default_cluster_name = self.default_cluster_name or cluster_name
-
-    def update_default_resource_scales(self, cluster_name: str, **kwargs: Any) -> None:
-        label = f"tool {self.name!r} resource_scales"
-        self._scales.setdefault(cluster_name, {}).update(res.resource_scales(kwargs, label))
-        self.default_cluster_name = self.default_cluster_name or cluster_name
+    @property
+    def _defaults_owner(self) -> str:
+        return f"tool {self.name!r}"
 
     def set_default_compute_resources_from_yaml(self, *args: Any, **kwargs: Any) -> None:
         raise NotSupportedError(res.NO_YAML)
