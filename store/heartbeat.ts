@@ -41,6 +41,28 @@ function split(rows: readonly MovedRow[]): Moved {
   return { instances, tasks };
 }
 
+/**
+ * The end of an instance transition (a `moved` CTE of instance rows before it): audits
+ * the instances' new status, moves their tasks that are in one of `from` to the same
+ * status, audits those, and selects both as MovedRows for split().
+ */
+function taskFollows(tx: Tx, status: "LAUNCHED" | "RUNNING", from: readonly string[]) {
+  return tx`, audit as (
+      insert into task_instance_status_audit (task_instance_id, status)
+      select id, ${status} from moved
+    ), tasks as (
+      update task set status = ${status}, status_at = now()
+      where id in (select task_id from moved) and status = any(${from}::text[])
+      returning id, workflow_id
+    ), task_audit as (
+      insert into task_status_audit (task_id, workflow_id, status)
+      select id, workflow_id, ${status} from tasks
+    )
+    select 'instance' as kind, id, task_id, workflow_id from moved
+    union all
+    select 'task' as kind, id, null, workflow_id from tasks`;
+}
+
 type LaunchedEntry = TiLaunched["instances"][number];
 type RunningEntry = TiRunning["instances"][number];
 
@@ -69,20 +91,8 @@ export async function launchInstances(
       from d
       where ti.id = d.id and ti.status = any(${["INSTANTIATED"]}::text[])
       returning ti.id, ti.task_id, ti.workflow_id
-    ), audit as (
-      insert into task_instance_status_audit (task_instance_id, status)
-      select id, 'LAUNCHED' from moved
-    ), tasks as (
-      update task set status = 'LAUNCHED', status_at = now()
-      where id in (select task_id from moved) and status = any(${["INSTANTIATING"]}::text[])
-      returning id, workflow_id
-    ), task_audit as (
-      insert into task_status_audit (task_id, workflow_id, status)
-      select id, workflow_id, 'LAUNCHED' from tasks
     )
-    select 'instance' as kind, id, task_id, workflow_id from moved
-    union all
-    select 'task' as kind, id, null, workflow_id from tasks`;
+    ${taskFollows(tx, "LAUNCHED", ["INSTANTIATING"])}`;
   return split(rows);
 }
 
@@ -130,20 +140,8 @@ export async function runInstances(
       from d
       where ti.id = d.id and ti.status = any(${["INSTANTIATED", "LAUNCHED"]}::text[])
       returning ti.id, ti.task_id, ti.workflow_id
-    ), audit as (
-      insert into task_instance_status_audit (task_instance_id, status)
-      select id, 'RUNNING' from moved
-    ), tasks as (
-      update task set status = 'RUNNING', status_at = now()
-      where id in (select task_id from moved) and status = any(${["INSTANTIATING", "LAUNCHED"]}::text[])
-      returning id, workflow_id
-    ), task_audit as (
-      insert into task_status_audit (task_id, workflow_id, status)
-      select id, workflow_id, 'RUNNING' from tasks
     )
-    select 'instance' as kind, id, task_id, workflow_id from moved
-    union all
-    select 'task' as kind, id, null, workflow_id from tasks`;
+    ${taskFollows(tx, "RUNNING", ["INSTANTIATING", "LAUNCHED"])}`;
   return split(rows);
 }
 
