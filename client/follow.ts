@@ -1,11 +1,12 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { workflowEvents } from "../bus/events.ts";
 import type { WorkflowAnswer } from "../bus/queries.ts";
+import { ENDED_WORKFLOW } from "../core/statuses.ts";
 import { Queries } from "./query.ts";
 import { ServiceUnavailable } from "./request.ts";
 
 /** Workflow statuses after which nothing runs any more. */
-export const FINAL_WORKFLOW_STATUSES = new Set(["DONE", "FAILED", "HALTED", "ABORTED"]);
+export const FINAL_WORKFLOW_STATUSES: ReadonlySet<string> = new Set(ENDED_WORKFLOW);
 
 export interface FollowOptions {
   /** called with each fresh view of the workflow */

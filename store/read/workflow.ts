@@ -1,12 +1,13 @@
 // Workflow page: the workflow, its latest run, progress per template (counts by status,
 // one SQL aggregate, never the task rows), limits, elapsed time and rate.
 import type { Sql } from "postgres";
+import { ENDED_WORKFLOW } from "../../core/statuses.ts";
 import { type Counts, foldCounts, iso } from "./shared.ts";
 
 /** Tasks DONE within this window give the recent rate. */
 const RATE_WINDOW_SECONDS = 300;
 
-const FINAL = ["DONE", "FAILED", "HALTED", "ABORTED"];
+const ENDED: readonly string[] = ENDED_WORKFLOW;
 
 export interface TemplateProgress {
   array_id: number;
@@ -132,7 +133,7 @@ export async function workflowOverview(
   const { counts, total } = foldCounts(rows);
 
   const startedAt = wf.run ? new Date(wf.run.created_at) : wf.created_at;
-  const endAt = FINAL.includes(wf.status) ? wf.status_at : wf.now;
+  const endAt = ENDED.includes(wf.status) ? wf.status_at : wf.now;
   const elapsed = Math.max(0, (endAt.getTime() - startedAt.getTime()) / 1000);
   const window = Math.min(RATE_WINDOW_SECONDS, Math.max(elapsed, 1));
   const recentPerMinute = (doneInWindow / window) * 60;
@@ -162,7 +163,7 @@ export async function workflowOverview(
       recent_per_minute: round2(recentPerMinute),
       overall_per_minute: round2(elapsed > 0 ? (counts.DONE / elapsed) * 60 : 0),
       eta_seconds:
-        recentPerMinute > 0 && remaining > 0 && !FINAL.includes(wf.status)
+        recentPerMinute > 0 && remaining > 0 && !ENDED.includes(wf.status)
           ? Math.round((remaining / recentPerMinute) * 60)
           : null,
     },
