@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { independent, runOnStack } from "./lifecycle.ts";
+import { median, round3 } from "./stats.ts";
 
 /**
  * `auth --tasks N --runs R`: what authentication costs. The lifecycle of N independent
@@ -23,14 +24,13 @@ export async function run(argv: string[]) {
   for (let i = 0; i < runs; i++) {
     for (const mode of ["open", "auth"] as const) samples[mode].push(await once(n, mode));
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const summary = (s: Sample[]) => ({
     bind_tasks_per_second: median(s.map((x) => x.bind)),
     run_tasks_per_second: median(s.map((x) => x.run)),
   });
   const open = summary(samples.open);
   const auth = summary(samples.auth);
-  const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
+  const ratio = (a: number, b: number) => round3(a / b);
   return {
     bench: "auth",
     tasks: n,

@@ -8,6 +8,7 @@ import { followWorkflow } from "../client/follow.ts";
 import { submitWorkflow } from "../client/submit.ts";
 import type { Submission } from "../submission/submission.ts";
 import { benchStack, STDERR, seconds } from "./stack.ts";
+import { round3 } from "./stats.ts";
 import { stepTimes } from "./timeline.ts";
 
 /**
@@ -178,14 +179,12 @@ export async function run(argv: string[]) {
     cgroup,
     sampled,
     ratio_cgroup_to_sampled: {
-      tasks_per_second: round(
+      tasks_per_second: round3(
         cgroup.tasks_per_second.bound_to_done / sampled.tasks_per_second.bound_to_done,
       ),
     },
   };
 }
-
-const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /** The same workflow with each replica count in turn; ratios to the first count. */
 async function scaling(n: number, cluster: string, memory: string, counts: number[]) {
@@ -203,10 +202,10 @@ async function scaling(n: number, cluster: string, memory: string, counts: numbe
       seconds: r.seconds,
       tasks_per_second: r.tasks_per_second,
       ratio_to_first: {
-        bound_to_done: round(
+        bound_to_done: round3(
           r.tasks_per_second.bound_to_done / base.tasks_per_second.bound_to_done,
         ),
-        submit_to_done: round(
+        submit_to_done: round3(
           r.tasks_per_second.submit_to_done / base.tasks_per_second.submit_to_done,
         ),
       },

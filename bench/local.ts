@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { independent, runOnStack } from "./lifecycle.ts";
+import { median, round3 } from "./stats.ts";
 
 /**
  * `local --tasks 1000,20000 [--runs 3] [--slots N] [--memory cgroup|sampled|auto]`: the
@@ -47,7 +48,7 @@ export async function run(argv: string[]) {
       tasks: n,
       limit_tasks_per_second: { median: limitMedian, samples: limit },
       drover_tasks_per_second: { median: droverMedian, samples: drover },
-      share_of_limit: round(droverMedian / limitMedian),
+      share_of_limit: round3(droverMedian / limitMedian),
     });
   }
   const first = results[0]!;
@@ -58,14 +59,11 @@ export async function run(argv: string[]) {
     memory: values.memory,
     runs,
     results,
-    largest_to_smallest: round(
+    largest_to_smallest: round3(
       last.drover_tasks_per_second.median / first.drover_tasks_per_second.median,
     ),
   };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /** `/bin/sh -c true`, `slots` at a time, `n` in all: processes per second. */
 async function rawSpawnRate(n: number, slots: number): Promise<number> {

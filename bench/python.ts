@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { PACKAGE, pythonCandidates } from "../clients/python/venv.ts";
 import { benchStack } from "./stack.ts";
+import { median, round3 } from "./stats.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -81,20 +82,13 @@ async function timed(command: string, args: string[], env: NodeJS.ProcessEnv): P
   return { seconds, report: JSON.parse(out.trim().split("\n").at(-1)!) as Timed["report"] };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const round = (x: number) => Math.round(x * 1000) / 1000;
-
 /** Medians of the start-to-bound wall time and of the parts the script measured. */
 function summarize(runs: Timed[]) {
   return {
-    seconds: round(median(runs.map((r) => r.seconds))),
-    build: round(median(runs.map((r) => r.report.build))),
-    bind: round(median(runs.map((r) => r.report.bind))),
-    runs: runs.map((r) => round(r.seconds)),
+    seconds: round3(median(runs.map((r) => r.seconds))),
+    build: round3(median(runs.map((r) => r.report.build))),
+    bind: round3(median(runs.map((r) => r.report.bind))),
+    runs: runs.map((r) => round3(r.seconds)),
   };
 }
 
