@@ -8,19 +8,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { connectBus, type NatsConnection } from "../bus/connect.ts";
+import type { NatsConnection } from "../bus/connect.ts";
 import { commands as cliCommands } from "../cli/main.ts";
 import type { Submission } from "../submission/submission.ts";
 import {
   sacctByPrefix,
   slurmSkip,
   slurmWorkflow,
+  startStackSlurmBridge,
   template,
-  testLogger,
   until,
 } from "../test/helpers/slurm.ts";
 import { startTestStack, type TestStack } from "../test/helpers/stack.ts";
-import { type SlurmBridge, startSlurmBridge } from "./bridge.ts";
+import type { SlurmBridge } from "./bridge.ts";
 
 const MiB = 1024 ** 2;
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -40,27 +40,11 @@ describe("workflows on Slurm", { skip: slurmSkip, timeout: 600_000 }, () => {
   before(async () => {
     stack = await startTestStack();
     dir = mkdtempSync(join(tmpdir(), "drover-slurm-e2e-"));
-    nc = await connectBus(stack.nats.url, "slurm-bridge-e2e");
-    bridge = await startSlurmBridge({
-      nc,
-      log: testLogger("slurm-bridge-e2e"),
-      natsUrl: stack.nats.url,
-      stateDir: join(dir, "state"),
-      logDir: join(dir, "logs"),
+    // The bridge registers the partitions; workflows can name them once they are in.
+    ({ nc, bridge } = await startStackSlurmBridge(stack, "slurm-bridge-e2e", dir, {
       pollSeconds: 1,
       maxPollSeconds: 5,
-    });
-    // The bridge registers the partitions; workflows can name them once they are in.
-    await until(
-      async () => {
-        const rows = await stack.sql`
-        select 1 from queue q join cluster c on c.id = q.cluster_id
-        where c.name = 'slurm' and q.name = 'debug'`;
-        return rows.length > 0;
-      },
-      20_000,
-      "slurm queues registered",
-    );
+    }));
   });
   after(async () => {
     await bridge?.stop();

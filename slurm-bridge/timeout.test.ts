@@ -6,10 +6,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { connectBus, type NatsConnection } from "../bus/connect.ts";
-import { slurmSkip, slurmWorkflow, template, testLogger, until } from "../test/helpers/slurm.ts";
+import type { NatsConnection } from "../bus/connect.ts";
+import {
+  slurmSkip,
+  slurmWorkflow,
+  startStackSlurmBridge,
+  template,
+} from "../test/helpers/slurm.ts";
 import { startTestStack, type TestStack } from "../test/helpers/stack.ts";
-import { type SlurmBridge, startSlurmBridge } from "./bridge.ts";
+import type { SlurmBridge } from "./bridge.ts";
 
 describe("a task over its time limit on Slurm", { skip: slurmSkip, timeout: 600_000 }, () => {
   let stack: TestStack;
@@ -20,25 +25,10 @@ describe("a task over its time limit on Slurm", { skip: slurmSkip, timeout: 600_
   before(async () => {
     stack = await startTestStack();
     dir = mkdtempSync(join(tmpdir(), "drover-slurm-timeout-"));
-    nc = await connectBus(stack.nats.url, "slurm-bridge-timeout");
-    bridge = await startSlurmBridge({
-      nc,
-      log: testLogger("slurm-bridge-timeout"),
-      natsUrl: stack.nats.url,
-      stateDir: join(dir, "state"),
-      logDir: join(dir, "logs"),
+    ({ nc, bridge } = await startStackSlurmBridge(stack, "slurm-bridge-timeout", dir, {
       pollSeconds: 2,
       maxPollSeconds: 10,
-    });
-    await until(
-      async () =>
-        (
-          await stack.sql`select 1 from queue q join cluster c on c.id = q.cluster_id
-            where c.name = 'slurm' and q.name = 'debug'`
-        ).length > 0,
-      20_000,
-      "slurm queues registered",
-    );
+    }));
   });
   after(async () => {
     await bridge?.stop();

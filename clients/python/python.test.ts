@@ -9,10 +9,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { connectBus, type NatsConnection } from "../../bus/connect.ts";
+import type { NatsConnection } from "../../bus/connect.ts";
 import { submitWorkflow, Tool } from "../../client/index.ts";
-import { type SlurmBridge, startSlurmBridge } from "../../slurm-bridge/bridge.ts";
-import { slurmSkip, testLogger, until } from "../../test/helpers/slurm.ts";
+import type { SlurmBridge } from "../../slurm-bridge/bridge.ts";
+import { slurmSkip, startStackSlurmBridge } from "../../test/helpers/slurm.ts";
 import { startTestStack, type TestStack } from "../../test/helpers/stack.ts";
 import { venvWithDrover } from "./venv.ts";
 
@@ -100,25 +100,15 @@ describe("on the real Slurm", { skip: slurmSkip }, () => {
   let bridge: SlurmBridge;
 
   before(async () => {
-    nc = await connectBus(stack.nats.url, "python-slurm-bridge");
-    bridge = await startSlurmBridge({
-      nc,
-      log: testLogger("python-slurm-bridge"),
-      natsUrl: stack.nats.url,
-      stateDir: join(dir, "slurm-state"),
-      logDir: join(dir, "slurm-logs"),
-      pollSeconds: 1,
-      maxPollSeconds: 3,
-    });
-    await until(
-      async () =>
-        (
-          await stack.sql`select 1 from queue q join cluster c on c.id = q.cluster_id
-            where c.name = 'slurm' and q.name = 'debug'`
-        ).length > 0,
-      20_000,
-      "slurm queues registered",
-    );
+    ({ nc, bridge } = await startStackSlurmBridge(
+      stack,
+      "python-slurm-bridge",
+      join(dir, "slurm"),
+      {
+        pollSeconds: 1,
+        maxPollSeconds: 3,
+      },
+    ));
   });
   after(async () => {
     await bridge?.stop();

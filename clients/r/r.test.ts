@@ -13,11 +13,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { connectBus, type NatsConnection } from "../../bus/connect.ts";
+import type { NatsConnection } from "../../bus/connect.ts";
 import { burdenWorkflow } from "../../examples/burden.ts";
-import { type SlurmBridge, startSlurmBridge } from "../../slurm-bridge/bridge.ts";
+import type { SlurmBridge } from "../../slurm-bridge/bridge.ts";
 import { loadSpecFile } from "../../submission/load.ts";
-import { slurmSkip, testLogger, until } from "../../test/helpers/slurm.ts";
+import { slurmSkip, startStackSlurmBridge } from "../../test/helpers/slurm.ts";
 import { startTestStack, type TestStack } from "../../test/helpers/stack.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -156,25 +156,10 @@ describe("the R package drover", { timeout: 900_000 }, () => {
 
   test("the same fork-join on the real Slurm", { skip: slurmSkip }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "drover-r-slurm-"));
-    bridgeNc = await connectBus(stack.nats.url, "r-slurm-bridge");
-    bridge = await startSlurmBridge({
-      nc: bridgeNc,
-      log: testLogger("r-slurm"),
-      natsUrl: stack.nats.url,
-      stateDir: join(dir, "state"),
-      logDir: join(dir, "logs"),
+    ({ nc: bridgeNc, bridge } = await startStackSlurmBridge(stack, "r-slurm-bridge", dir, {
       pollSeconds: 1,
       maxPollSeconds: 3,
-    });
-    await until(
-      async () =>
-        (
-          await stack.sql`select 1 from queue q join cluster c on c.id = q.cluster_id
-            where c.name = 'slurm' and q.name = 'debug'`
-        ).length > 0,
-      20_000,
-      "slurm queues registered",
-    );
+    }));
     await testthat("test-fork-join.R", { DROVER_TEST_CLUSTER: "slurm" });
   });
 

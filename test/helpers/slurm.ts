@@ -29,6 +29,7 @@ import {
 import type { Submission } from "../../submission/submission.ts";
 import { withoutOwner } from "./bus.ts";
 import { startNats, type TestNats } from "./nats.ts";
+import type { TestStack } from "./stack.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -143,6 +144,44 @@ export async function until<T>(
     if (value !== undefined && value !== false) return value;
     if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * A slurm-bridge serving a test stack's workflows (its state and logs under `dir`),
+ * returned once the partitions it announced are queues that workflows may name.
+ */
+export async function startStackSlurmBridge(
+  stack: Pick<TestStack, "nats" | "sql">,
+  name: string,
+  dir: string,
+  poll: { pollSeconds: number; maxPollSeconds: number },
+): Promise<{ nc: NatsConnection; bridge: SlurmBridge }> {
+  const nc = await connectBus(stack.nats.url, name);
+  let bridge: SlurmBridge | undefined;
+  try {
+    bridge = await startSlurmBridge({
+      nc,
+      log: testLogger(name),
+      natsUrl: stack.nats.url,
+      stateDir: join(dir, "state"),
+      logDir: join(dir, "logs"),
+      ...poll,
+    });
+    await until(
+      async () =>
+        (
+          await stack.sql`select 1 from queue q join cluster c on c.id = q.cluster_id
+            where c.name = 'slurm' and q.name = 'debug'`
+        ).length > 0,
+      20_000,
+      "slurm queues registered",
+    );
+    return { nc, bridge };
+  } catch (err) {
+    await bridge?.stop();
+    await nc.drain();
+    throw err;
   }
 }
 
