@@ -9,9 +9,13 @@
 #           only when that variable is unset, the default
 #           (postgres://postgres@127.0.0.1:5432/drover, nats://127.0.0.1:4222
 #           with JetStream); else a private instance under DROVER_SERVICES_DIR
-#           (default /var/tmp/drover-services), installing postgresql /
-#           nats-server from Debian when missing (as root). Creates the
-#           database when missing. Prints two eval-able lines on stdout:
+#           (default /var/tmp/drover-services-<user>: the caller's own, 0700,
+#           refused when it is a symlink or someone else's), installing
+#           postgresql / nats-server from Debian when missing (as root). The
+#           private Postgres takes passwords only (scram-sha-256) over TCP; its
+#           superuser's password is generated once into postgres.password
+#           (0600) in that folder. Creates the database when missing. Prints
+#           two eval-able lines on stdout (the database URL with its password):
 #             export DROVER_DATABASE_URL=...
 #             export DROVER_NATS_URL=...
 #           With DROVER_SERVICES_ONLY=postgres, only Postgres (and its line).
@@ -29,8 +33,9 @@ readonly DEFAULT_NATS_URL="nats://127.0.0.1:4222"
 readonly PG_PORT_BASE=15432
 readonly NATS_PORT_BASE=14222
 
-DIR="${DROVER_SERVICES_DIR:-/var/tmp/drover-services}"
+DIR="${DROVER_SERVICES_DIR:-/var/tmp/drover-services-$(id -un)}"
 STATE="$DIR/state"
+PG_SECRET="$DIR/postgres.password"
 PG_ROOT="$DIR/pg"
 PG_DATA="$PG_ROOT/data"
 PG_LOG="$PG_ROOT/postgres.log"
@@ -209,7 +214,25 @@ as_pg() {
   fi
 }
 
-private_pg_url() { printf 'postgres://postgres@127.0.0.1:%s/drover\n' "$1"; }
+private_pg_url() {
+  printf 'postgres://postgres:%s@127.0.0.1:%s/drover\n' "$(pg_secret)" "$1"
+}
+
+# pg_secret: the private Postgres superuser's password, made on first use (0600; letters
+# and digits only, so it needs no escaping in a URL).
+pg_secret() {
+  if [[ ! -s "$PG_SECRET" ]]; then
+    prepare_dir
+    (
+      umask 077
+      head -c 64 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$PG_SECRET.tmp.$$"
+    )
+    mv -f "$PG_SECRET.tmp.$$" "$PG_SECRET"
+  fi
+  [[ ! -L "$PG_SECRET" && -O "$PG_SECRET" ]] || die "$PG_SECRET is not a file of $(id -un): refusing it"
+  chmod 600 "$PG_SECRET"
+  cat "$PG_SECRET"
+}
 
 private_pg_alive() {
   [[ -n "$STATE_PG_PORT" ]] || return 1
@@ -229,8 +252,27 @@ full_page_writes = off
 max_connections = 300
 shared_buffers = 256MB
 EOF
-  if is_root; then chown postgres: "$conf"; fi
-  chmod 600 "$conf"
+  # Over TCP a password, always; the socket lives in the data folder (0700, the
+  # server's own user), where only that user and root can reach it.
+  local hba="$PG_DATA/pg_hba.conf"
+  cat >"$hba" <<EOF
+# Written by deploy/local/services.sh on each start.
+local all all trust
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+EOF
+  if is_root; then chown postgres: "$conf" "$hba"; fi
+  chmod 600 "$conf" "$hba"
+}
+
+# pg_set_password BINDIR PORT: the superuser's password is the generated secret (a data
+# folder made before passwords were asked gets it here).
+pg_set_password() {
+  local bindir="$1" port="$2" secret
+  secret="$(pg_secret)"
+  as_pg "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DATA" -p "$port" -U postgres -d postgres \
+    -v pw="$secret" <<<"alter role postgres password :'pw'" >&2 ||
+    die "could not set the private postgres password: read $PG_LOG"
 }
 
 start_private_pg() {
@@ -256,9 +298,14 @@ start_private_pg() {
   if ! as_pg test -f "$PG_DATA/PG_VERSION"; then
     log "initdb in $PG_DATA ($bindir)"
     rm -rf "$PG_DATA"
-    as_pg "$bindir/initdb" -D "$PG_DATA" -A trust -U postgres -E UTF8 --locale=C --no-sync \
-      >"$PG_ROOT/initdb.log" 2>&1 ||
-      die "initdb failed: read $PG_ROOT/initdb.log"
+    # initdb reads the password as the server's user: a copy of its own, removed after.
+    local pwfile="$PG_ROOT/initdb.password"
+    (umask 077 && pg_secret >"$pwfile")
+    if is_root; then chown postgres: "$pwfile"; fi
+    as_pg "$bindir/initdb" -D "$PG_DATA" -A scram-sha-256 --pwfile="$pwfile" -U postgres \
+      -E UTF8 --locale=C --no-sync >"$PG_ROOT/initdb.log" 2>&1 ||
+      { rm -f "$pwfile"; die "initdb failed: read $PG_ROOT/initdb.log"; }
+    rm -f "$pwfile"
     printf "\ninclude = 'drover.conf'\n" >>"$PG_DATA/postgresql.conf"
   fi
 
@@ -272,6 +319,7 @@ start_private_pg() {
     die "postgres failed to start: read $PG_LOG"
   STATE_PG_PORT="$port"
   save_state
+  pg_set_password "$bindir" "$port"
   pg_answers "$(private_pg_url "$port")" ||
     die "private postgres started but does not answer on 127.0.0.1:$port: read $PG_LOG"
 }
@@ -502,7 +550,16 @@ save_state() {
 }
 
 prepare_dir() {
+  # The folder is ours or refused: in a shared /var/tmp another user could have made it
+  # first, or planted a symlink to somewhere a root caller would then write.
+  [[ ! -L "$DIR" ]] || die "$DIR is a symlink: refusing it (remove it, or set DROVER_SERVICES_DIR)"
   mkdir -p "$DIR" || die "cannot create $DIR (set DROVER_SERVICES_DIR to a writable directory)"
+  [[ -d "$DIR" && ! -L "$DIR" ]] || die "$DIR is not a folder: refusing it"
+  [[ -O "$DIR" ]] || die "$DIR belongs to another user: refusing it (set DROVER_SERVICES_DIR)"
+  local sub
+  for sub in "$STATE" "$PG_ROOT" "$NATS_ROOT" "$DIR/.lock"; do
+    [[ ! -L "$sub" ]] || die "$sub is a symlink: refusing it"
+  done
   # Nobody else may list or read it (NATS's store, the state file). As root, the postgres
   # user must still pass through to its own folder (pg/, 0700 and its own): 0711.
   if is_root; then chmod 711 "$DIR" 2>/dev/null || true; else chmod 700 "$DIR" 2>/dev/null || true; fi
