@@ -13,6 +13,16 @@ import { CAPS } from "./limits.ts";
 const ConfigSchema = z.object({
   natsUrl: z.string().regex(/^(nats|tls|ws|wss):\/\//, "must be a nats:// URL"),
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
+  /**
+   * The database owner's URL, for migrations only (`drover migrate`, and functions at
+   * start-up). Empty: migrations use `databaseUrl`. A site runs the functions as a role
+   * that may not change the schema (sql/000013_function_role.sql) and sets this only
+   * where it migrates.
+   */
+  migrateDatabaseUrl: z.union([
+    z.literal(""),
+    z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
+  ]),
   guiPort: z.coerce.number().int().min(1).max(65535),
   guiHost: z.string().min(1),
   home: z.string().min(1),
@@ -104,6 +114,7 @@ export type ConfigInput = { -readonly [K in keyof Config]?: Config[K] | string }
 export const ENV_KEYS: Record<keyof Config, string> = {
   natsUrl: "DROVER_NATS_URL",
   databaseUrl: "DROVER_DATABASE_URL",
+  migrateDatabaseUrl: "DROVER_MIGRATE_DATABASE_URL",
   guiPort: "DROVER_GUI_PORT",
   guiHost: "DROVER_GUI_HOST",
   home: "DROVER_HOME",
@@ -143,6 +154,7 @@ function defaults(home: string): ConfigInput {
   return {
     natsUrl: "nats://127.0.0.1:4222",
     databaseUrl: "postgres://postgres@127.0.0.1:5432/drover",
+    migrateDatabaseUrl: "",
     guiPort: 4280,
     guiHost: "127.0.0.1",
     home,

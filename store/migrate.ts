@@ -10,14 +10,17 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type postgres from "postgres";
+import { packagePath } from "../core/package-root.ts";
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL("../sql/", import.meta.url));
+export const MIGRATIONS_DIR = packagePath("sql/");
 
 /** Advisory lock key (two-int form): namespace 'drov' (0x64726f76), 1 = migrations. */
 const LOCK_NAMESPACE = 0x64726f76;
 const LOCK_MIGRATE = 1;
+
+/** Postgres's SQLSTATE for "permission denied". */
+const INSUFFICIENT_PRIVILEGE = "42501";
 
 const FILE_PATTERN = /^(\d{6})_([a-z0-9][a-z0-9_-]*)\.sql$/;
 
@@ -126,11 +129,17 @@ export async function migrate(
   options: MigrateOptions = {},
 ): Promise<{ applied: string[] }> {
   const migrations = await readMigrations(options.dir);
+  // Up to date: nothing to lock or create. The functions' own role, which may not
+  // create tables, starts here on a database its owner migrated.
+  if ((await pendingMigrations(sql, migrations)).length === 0) return { applied: [] };
+  const [{ role } = { role: "?" }] = await sql<{ role: string }[]>`select current_user as role`;
   const applied: string[] = [];
   for (;;) {
     const done = await sql.begin(async (tx) => {
       await tx`select pg_advisory_xact_lock(${LOCK_NAMESPACE}::int, ${LOCK_MIGRATE}::int)`;
-      await tx.unsafe(CREATE_MIGRATIONS_TABLE);
+      await tx.unsafe(CREATE_MIGRATIONS_TABLE).catch((err) => {
+        throw migrationRefused(role, err) ?? err;
+      });
       const rows = await tx<AppliedRow[]>`
         select id, name, checksum from drover_migrations order by id`;
       verifyApplied(rows, migrations);
@@ -142,7 +151,10 @@ export async function migrate(
         await tx.unsafe(next.text);
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
-        throw new Error(`migration ${next.name} failed: ${reason}`, { cause: err });
+        throw (
+          migrationRefused(role, err, next.name) ??
+          new Error(`migration ${next.name} failed: ${reason}`, { cause: err })
+        );
       }
       await tx`
         insert into drover_migrations (id, name, checksum)
@@ -156,6 +168,32 @@ export async function migrate(
     if (done === null) return { applied };
     applied.push(done);
   }
+}
+
+/** The migrations not yet applied (all of them on a database never migrated). */
+async function pendingMigrations(sql: postgres.Sql, migrations: Migration[]): Promise<Migration[]> {
+  const [table] = await sql`select to_regclass('drover_migrations') is not null as exists`;
+  if (!table?.exists) return migrations;
+  const rows = await sql<
+    AppliedRow[]
+  >`select id, name, checksum from drover_migrations order by id`;
+  verifyApplied(rows, migrations);
+  return migrations.slice(rows.length);
+}
+
+/**
+ * A role without the right to change the schema (the functions' own, on a site) met a
+ * pending migration: the error says who may apply it, instead of Postgres's bare
+ * refusal. Null for any other error.
+ */
+function migrationRefused(role: string, err: unknown, name?: string): Error | null {
+  if ((err as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) return null;
+  return new Error(
+    `the database needs migration${name ? ` ${name}` : "s"} and role ${role} may not ` +
+      `change its schema (${(err as Error).message}): run 'drover migrate' with the database ` +
+      "owner's URL (DROVER_MIGRATE_DATABASE_URL), then start again",
+    { cause: err },
+  );
 }
 
 /** Highest applied migration number; 0 for a database never migrated. */

@@ -16,14 +16,20 @@ Options:
   -h, --help  show this help
 
 Environment:
-  DROVER_DATABASE_URL  default ${DEFAULT_DATABASE_URL}
+  DROVER_MIGRATE_DATABASE_URL  the database owner's URL, where the functions run as a
+                               role that may not change the schema (used first)
+  DROVER_DATABASE_URL          default ${DEFAULT_DATABASE_URL}
 
 Example:
   DROVER_DATABASE_URL=postgres://postgres@127.0.0.1:5432/drover drover migrate --json
 `,
   options: { json: { type: "boolean" } },
   async run({ json }, io) {
-    const url = io.env["DROVER_DATABASE_URL"] || DEFAULT_DATABASE_URL;
+    // The owner's URL where the site has one: the functions' own role may not migrate.
+    const url =
+      io.env["DROVER_MIGRATE_DATABASE_URL"] ||
+      io.env["DROVER_DATABASE_URL"] ||
+      DEFAULT_DATABASE_URL;
     await ensureDatabase(url);
     const sql = createSql(url, { max: 1, application: "drover-migrate" });
     try {
