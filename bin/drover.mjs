@@ -1,9 +1,18 @@
 #!/usr/bin/env node
-// Entry point of `drover` / `npx drover`: TypeScript sources run through tsx.
-import { register } from "tsx/esm/api";
+// Entry point of `drover`. In a checkout the TypeScript sources run through tsx (a
+// development tool); an installed package has no sources, only the JavaScript that its
+// `prepack` built into dist/, and runs that.
+import { existsSync } from "node:fs";
 
-register();
-const { main } = await import("../cli/main.ts");
+const source = new URL("../cli/main.ts", import.meta.url);
+let main;
+if (existsSync(source)) {
+  const { register } = await import("tsx/esm/api");
+  register();
+  ({ main } = await import(source.href));
+} else {
+  ({ main } = await import(new URL("../dist/cli/main.js", import.meta.url).href));
+}
 const code = await main(process.argv.slice(2));
 // Exit even if a library left a handle open, once stdout has been flushed.
 process.stdout.write("", () => process.exit(code));

@@ -2,7 +2,6 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { connectBus } from "../bus/connect.ts";
 import {
   type Credentials,
@@ -13,6 +12,7 @@ import {
 import { natsUserOf, serverConfig } from "../bus/nats-config.ts";
 import { freePort } from "../core/free-port.ts";
 import { localUserToken } from "../core/identity.ts";
+import { SERVICES_SCRIPT } from "../core/package-root.ts";
 import { privateDir, writePrivateFile } from "../core/private-files.ts";
 
 /**
@@ -23,8 +23,6 @@ import { privateDir, writePrivateFile } from "../core/private-files.ts";
  * and starts nats-server on a free loopback port. Kept across `drover up`s (its store,
  * its credentials), stopped by `drover down`.
  */
-
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 export interface PersonalNats {
   url: string;
@@ -66,7 +64,7 @@ function alivePid(pidFile: string): number | undefined {
 }
 
 function natsBinary(): string {
-  const r = spawnSync("bash", [join(ROOT, "deploy/local/services.sh"), "nats-bin"], {
+  const r = spawnSync("bash", [SERVICES_SCRIPT, "nats-bin"], {
     encoding: "utf8",
   });
   const bin = r.stdout.trim().split("\n").at(-1) ?? "";

@@ -11,6 +11,7 @@ import { dirname } from "node:path";
 import { connectBus, connectConfigured } from "../bus/connect.ts";
 import { loadConfig, stackFilePath } from "../core/config.ts";
 import { createLogger } from "../core/log.ts";
+import { isMainModule } from "../core/package-root.ts";
 import { privateDir, writePrivateFile } from "../core/private-files.ts";
 import { stopOnSignals } from "../core/signals.ts";
 import { runFunctions } from "../functions/main.ts";
@@ -74,7 +75,7 @@ export async function runStack(options: {
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMainModule(import.meta.url)) {
   const stack = await runStack({
     privateServices: process.env.DROVER_PRIVATE_SERVICES === "1",
   }).catch((err: Error) => {

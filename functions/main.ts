@@ -4,11 +4,15 @@
  * so starting this N times scales it. SIGTERM/SIGINT drain in-flight messages, then exit;
  * a second signal exits at once. With DROVER_HEALTH_PORT set, health.ts serves probes.
  */
+
+import type postgres from "postgres";
 import { connectConfigured } from "../bus/connect.ts";
 import { consumerSpec, type RunningFunction } from "../bus/runtime.ts";
 import { loadConfig } from "../core/config.ts";
+import type { Logger } from "../core/log.ts";
 import { createLogger } from "../core/log.ts";
 import { type MetricsServer, startMetricsServer } from "../core/metrics.ts";
+import { isMainModule } from "../core/package-root.ts";
 import { stopOnSignals } from "../core/signals.ts";
 import { createSql } from "../store/connect.ts";
 import { migrate } from "../store/migrate.ts";
@@ -77,7 +81,7 @@ export async function runFunctions(names: string[]): Promise<{ stop(): Promise<v
   const running: RunningFunction[] = [];
   let nc: Awaited<ReturnType<typeof connectConfigured>> | undefined;
   try {
-    await migrate(sql, { log });
+    await migrateWith(config.migrateDatabaseUrl, sql, log);
     nc = await connectConfigured(config, `drover:${selected.join(",")}`);
     for (const name of selected) {
       const service = services[name];
@@ -122,7 +126,25 @@ export async function runFunctions(names: string[]): Promise<{ stop(): Promise<v
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/**
+ * Applies pending migrations: through the owner's URL where one is configured (a site's
+ * functions run as a role that may not change the schema), else through the functions'
+ * own connection. Up to date, it only reads.
+ */
+async function migrateWith(ownerUrl: string, sql: postgres.Sql, log: Logger): Promise<void> {
+  if (!ownerUrl) {
+    await migrate(sql, { log });
+    return;
+  }
+  const owner = createSql(ownerUrl, { max: 1, application: "drover-migrate" });
+  try {
+    await migrate(owner, { log });
+  } finally {
+    await owner.end();
+  }
+}
+
+if (isMainModule(import.meta.url)) {
   // Signals are taken from the start: a SIGTERM while functions are still starting waits
   // for them to be up, then drains them.
   const started = runFunctions(process.argv.slice(2)).catch((err: Error) => {

@@ -8,6 +8,7 @@ import { type Config, listSetting, loadConfig } from "../core/config.ts";
 import { localUserToken } from "../core/identity.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { startMetricsServer } from "../core/metrics.ts";
+import { isMainModule } from "../core/package-root.ts";
 import { connectGuiDatabase } from "../store/read/connect.ts";
 import { type GuiAuth, newGuiToken } from "./auth.ts";
 import { type RunningGui, startGui } from "./server.ts";
@@ -62,7 +63,7 @@ export async function runGui(
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMainModule(import.meta.url)) {
   const config = loadConfig();
   const log = createLogger({ name: "drover-gui", level: config.logLevel });
   const metrics =

@@ -7,11 +7,11 @@ import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, normalize } from "node:path";
-import { fileURLToPath } from "node:url";
+import { packagePath } from "../core/package-root.ts";
 import * as statuses from "../core/statuses.ts";
 import { HttpError, SECURITY_HEADERS } from "./http.ts";
 
-export const STATIC_DIR = fileURLToPath(new URL("./static/", import.meta.url));
+export const STATIC_DIR = packagePath("gui/static/");
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",

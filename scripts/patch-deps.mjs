@@ -12,7 +12,7 @@
 // (CONNECTION_CLOSED, which callers retry) instead of throwing; teardown forgets the
 // queued write. Idempotent; fails loudly when the file no longer has the expected shape
 // (a new version: check whether the fix is in it, then drop this).
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -48,13 +48,26 @@ export function patchPostgres(file) {
   return "patched";
 }
 
-const pkg = JSON.parse(readFileSync(join(root, "node_modules/postgres/package.json"), "utf8"));
+/**
+ * The postgres package Drover loads, found as Node finds it: in a checkout or a global
+ * install under Drover's own node_modules, in a project's install hoisted above it.
+ */
+function postgresFolder() {
+  for (let dir = root; ; dir = dirname(dir)) {
+    const candidate = join(dir, "node_modules", "postgres");
+    if (existsSync(join(candidate, "package.json"))) return candidate;
+    if (dirname(dir) === dir) throw new Error(`postgres is not installed for ${root}`);
+  }
+}
+
+const folder = postgresFolder();
+const pkg = JSON.parse(readFileSync(join(folder, "package.json"), "utf8"));
 if (pkg.version !== "3.4.9") {
   throw new Error(
     `postgres ${pkg.version}: scripts/patch-deps.mjs patches 3.4.9 only; check upstream for the null-socket fix`,
   );
 }
 for (const variant of ["src", "cjs/src"]) {
-  const file = join(root, "node_modules/postgres", variant, "connection.js");
+  const file = join(folder, variant, "connection.js");
   console.error(`postgres ${variant}/connection.js: ${patchPostgres(file)}`);
 }

@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connectionCredentials, connectionRole, connectionToken } from "../bus/connect.ts";
@@ -11,6 +10,7 @@ import { personStreams } from "../bus/person-streams.ts";
 import type { Publisher } from "../bus/publish.ts";
 import { ensureSharedStreams } from "../bus/streams.ts";
 import type { Logger } from "../core/log.ts";
+import { packagePath } from "../core/package-root.ts";
 import { LiveSet } from "../worker/live.ts";
 import { Reporter } from "../worker/reporter.ts";
 import type { SlurmBridgeOptions } from "./bridge.ts";
@@ -24,8 +24,7 @@ import { BridgeState } from "./state.ts";
  * tag prefix, directories, the cluster's MaxArraySize) and the state its parts share.
  */
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
-export const DEFAULT_WORKER = join(ROOT, "dist", "drover-worker.mjs");
+export const DEFAULT_WORKER = packagePath("dist/drover-worker.mjs");
 
 /**
  * A prefix unique to this installation and person: its NATS URL, when a stream of the

@@ -2,13 +2,11 @@
 import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { defaultHome, stackFilePath } from "../../core/config.ts";
+import { SERVICES_SCRIPT } from "../../core/package-root.ts";
 import { CliError, defineCommand, writeJson } from "../args.ts";
 import { stopPersonalNats } from "../personal-nats.ts";
 import { isAlive, readStackFile } from "../stack-file.ts";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 export const command = defineCommand({
   name: "down",
@@ -42,7 +40,7 @@ Example:
     rmSync(stackFilePath(home), { force: true });
     await stopPersonalNats(home);
     if (state?.privateServices) {
-      const r = spawnSync("bash", [join(ROOT, "deploy/local/services.sh"), "down"], {
+      const r = spawnSync("bash", [SERVICES_SCRIPT, "down"], {
         encoding: "utf8",
       });
       if (r.status !== 0)

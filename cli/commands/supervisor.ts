@@ -1,16 +1,16 @@
 // drover supervisor: on a login node, as root, start each person's bridge when they have work.
 import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
-import { fileURLToPath } from "node:url";
 import { connectConfigured } from "../../bus/connect.ts";
 import { createLogger } from "../../core/log.ts";
+import { packagePath } from "../../core/package-root.ts";
 import { LOCAL_CLUSTERS } from "../../local-bridge/bridge.ts";
 import { loadSlurmSettings } from "../../slurm-bridge/options.ts";
 import { startSupervisor } from "../../supervisor/supervisor.ts";
 import { CliError, defineCommand, UsageError } from "../args.ts";
 import { cliConfig } from "../context.ts";
 
-const ENTRY = fileURLToPath(new URL("../../bin/drover.mjs", import.meta.url));
+const ENTRY = packagePath("bin/drover.mjs");
 
 export const command = defineCommand({
   name: "supervisor",

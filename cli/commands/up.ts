@@ -3,15 +3,13 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { defaultHome } from "../../core/config.ts";
+import { moduleArgs, PACKAGE_ROOT, SERVICES_SCRIPT } from "../../core/package-root.ts";
 import { openPrivateAppend, privateDir } from "../../core/private-files.ts";
 import { redactUrls } from "../../core/redact.ts";
 import { CliError, defineCommand, writeJson } from "../args.ts";
 import { ensurePersonalNats, stopPersonalNats } from "../personal-nats.ts";
 import { isAlive, readStackFile } from "../stack-file.ts";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /**
  * Makes Postgres and NATS answer: the configured ones when they do, else private ones
@@ -21,7 +19,7 @@ function ensureServices(env: Record<string, string | undefined>): {
   env: Record<string, string>;
   private: boolean;
 } {
-  const result = spawnSync("bash", [join(ROOT, "deploy/local/services.sh"), "up"], {
+  const result = spawnSync("bash", [SERVICES_SCRIPT, "up"], {
     env: env as NodeJS.ProcessEnv,
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
@@ -105,7 +103,7 @@ Example:
       DROVER_HOME: home,
       DROVER_PRIVATE_SERVICES: services.private ? "1" : "0",
     };
-    const args = ["--import", "tsx", join(ROOT, "cli/stack.ts")];
+    const args = moduleArgs("cli/stack.ts");
     if (values.foreground) {
       // Its own process group: Ctrl-C on the terminal reaches this process only, which
       // passes it on once. Sharing the group, the stack would get it twice, and a second
@@ -113,7 +111,7 @@ Example:
       const child = spawn(process.execPath, args, {
         env,
         stdio: "inherit",
-        cwd: ROOT,
+        cwd: PACKAGE_ROOT,
         detached: true,
       });
       const forward = (signal: NodeJS.Signals) => child.kill(signal);
@@ -132,7 +130,7 @@ Example:
       env,
       stdio: ["ignore", out, out],
       detached: true,
-      cwd: ROOT,
+      cwd: PACKAGE_ROOT,
     });
     child.unref();
     const deadline = Date.now() + 60_000;

@@ -27,6 +27,7 @@ import { CHECK_TIMEOUT_MS, HEALTH_PATHS } from "../../functions/health.ts";
 import { STOP_BUDGET_MS } from "../../functions/main.ts";
 import { createFunctions, services } from "../../functions/registry.ts";
 import { GUI_ROLE } from "../../store/read/connect.ts";
+import { fromSources } from "../../test/helpers/built.ts";
 import { type FreshDatabase, freshDatabase } from "../../test/helpers/db.ts";
 import { freePort, startNats, type TestNats } from "../../test/helpers/nats.ts";
 import { HERE, renderManifests } from "./generate.ts";
@@ -71,11 +72,11 @@ const functions = createFunctions();
 const serviceNames = Object.keys(services);
 
 const containerOf = (o: Obj): IContainer => o.spec.template.spec.containers[0];
-/** The Deployment whose command runs `functions/main.ts <name>`, asserted to be unique. */
+/** The Deployment whose command runs `dist/functions/main.js <name>`, asserted to be unique. */
 function deploymentFor(name: string): Obj {
   const found = deployments.filter((d) => {
     const cmd = containerOf(d).command ?? [];
-    return cmd.includes("functions/main.ts") && cmd.at(-1) === name;
+    return cmd.includes("dist/functions/main.js") && cmd.at(-1) === name;
   });
   assert.equal(found.length, 1, `Deployments running ${name}: ${found.length}`);
   return found[0]!;
@@ -102,7 +103,7 @@ test("each function has one Deployment and one ScaledObject on the consumer it p
   for (const [name, def] of Object.entries(functions)) {
     const deployment = deploymentFor(name);
     const container = containerOf(deployment);
-    assert.deepEqual(container.command, ["node", "--import", "tsx", "functions/main.ts", name]);
+    assert.deepEqual(container.command, ["node", "dist/functions/main.js", name]);
     assert.equal(deployment.spec.replicas, undefined, `${name}: replicas are KEDA's`);
     const scalers = scaledObjects.filter(
       (s) => s.spec.scaleTargetRef.name === deployment.metadata.name,
@@ -135,7 +136,7 @@ test("each function has one Deployment and one ScaledObject on the consumer it p
     );
   }
   const fnDeployments = deployments.filter((d) =>
-    (containerOf(d).command ?? []).includes("functions/main.ts"),
+    (containerOf(d).command ?? []).includes("dist/functions/main.js"),
   );
   assert.equal(fnDeployments.length, Object.keys(functions).length + serviceNames.length);
   assert.equal(scaledObjects.length, fnDeployments.length);
@@ -396,7 +397,9 @@ describe("each container's command, run with its manifest's settings", { timeout
   function run(c: IContainer, overrides: Record<string, string>) {
     const [program, ...args] = c.command!;
     assert.equal(program, "node");
-    const child = spawn(process.execPath, args, {
+    // The image runs the built JavaScript; here the same modules run from the sources
+    // (test/package.test.ts runs the built ones).
+    const child = spawn(process.execPath, fromSources(args), {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH,

@@ -256,7 +256,7 @@ function podSpec(containers: IContainer[], grace: number, spreadLabels: Record<s
         labelSelector: { matchLabels: spreadLabels },
       },
     ],
-    // tsx keeps its compile cache in /tmp; the root filesystem is read-only.
+    // The root filesystem is read-only; /tmp stays writable for what expects one.
     volumes: [{ name: "tmp", emptyDir: {} }],
     containers,
   };
@@ -275,7 +275,7 @@ function healthProbe(path: string, periodSeconds: number, failureThreshold: numb
   };
 }
 
-/** A function or service process: `functions/main.ts <name>`, as the systemd unit runs it. */
+/** A function or service process: `dist/functions/main.js <name>`, as the systemd unit runs it. */
 function functionDeployment(name: string, component: string, sizing: Sizing): Deployment {
   const labels = { "app.kubernetes.io/component": component, "drover.io/function": name };
   return new Deployment({
@@ -294,7 +294,7 @@ function functionDeployment(name: string, component: string, sizing: Sizing): De
               name: "function",
               image: IMAGE,
               workingDir: WORKDIR,
-              command: ["node", "--import", "tsx", "functions/main.ts", name],
+              command: ["node", "dist/functions/main.js", name],
               envFrom: settingsEnv("app").envFrom,
               env: [...settingsEnv("app").env, nodeOptions(sizing.memoryMi)],
               ports: [{ name: "health", containerPort: HEALTH_PORT }],
@@ -429,7 +429,7 @@ export function guiObjects(): (Deployment | Service | Ingress | PodDisruptionBud
                 name: "gui",
                 image: IMAGE,
                 workingDir: WORKDIR,
-                command: ["node", "--import", "tsx", "gui/main.ts"],
+                command: ["node", "dist/gui/main.js"],
                 envFrom: env.envFrom,
                 env: [
                   ...env.env,

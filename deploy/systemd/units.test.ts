@@ -1,5 +1,5 @@
-// The systemd units as a deployment uses them: each ExecStart, run from the repository
-// with the example's settings pointed at a real Postgres and NATS, comes up, serves, and
+// The systemd units as a deployment uses them: each ExecStart (its module run from the
+// sources here; test/package.test.ts runs the built package) with the example's settings pointed at a real Postgres and NATS, comes up, serves, and
 // stops cleanly on SIGTERM (systemd's KillSignal) within its TimeoutStopSec.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -15,6 +15,7 @@ import { personStreams } from "../../bus/person-streams.ts";
 import { loadConfig } from "../../core/config.ts";
 import { localUserToken } from "../../core/identity.ts";
 import { createFunctions, services } from "../../functions/registry.ts";
+import { fromSources } from "../../test/helpers/built.ts";
 import { type FreshDatabase, freshDatabase } from "../../test/helpers/db.ts";
 import { freePort, startNats, type TestNats } from "../../test/helpers/nats.ts";
 
@@ -54,7 +55,7 @@ function exampleEnv(): Record<string, string> {
   return env;
 }
 
-test("every unit runs a script of the repository with node and tsx, with the settings file", () => {
+test("every unit runs a built module of the package with node, with the settings file", () => {
   assert.deepEqual(units.map((u) => u.file).sort(), [
     "drover-function@.service",
     "drover-gui.service",
@@ -63,8 +64,10 @@ test("every unit runs a script of the repository with node and tsx, with the set
   ]);
   for (const u of units) {
     const argv = u.service.ExecStart!.split(" ");
-    assert.deepEqual(argv.slice(0, 3), ["/usr/bin/node", "--import", "tsx"], u.file);
-    assert.ok(existsSync(join(ROOT, argv[3]!)), `${u.file}: ${argv[3]} is not in the repository`);
+    assert.equal(argv[0], "/usr/bin/node", u.file);
+    assert.match(argv[1]!, /^dist\/[a-z-]+\/main\.js$/, u.file);
+    const source = fromSources([argv[1]!])[2]!;
+    assert.ok(existsSync(join(ROOT, source)), `${u.file}: ${argv[1]} has no source ${source}`);
     assert.equal(u.service.EnvironmentFile, "/etc/drover/drover.env", u.file);
     assert.equal(u.service.KillSignal, "SIGTERM", u.file);
     assert.ok(Number(u.service.TimeoutStopSec) > 0, u.file);
@@ -75,6 +78,7 @@ test("the example settings are valid settings", () => {
   const config = loadConfig({}, exampleEnv());
   assert.match(config.natsUrl, /^nats:\/\//);
   assert.match(config.databaseUrl, /^postgres:\/\//);
+  assert.match(config.migrateDatabaseUrl, /^postgres:\/\//);
 });
 
 test("the function unit names every function and service there is", () => {
@@ -119,13 +123,14 @@ describe("units started as systemd would", { timeout: 180_000 }, () => {
   ) {
     const unit = units.find((u) => u.file === file)!;
     const argv = unit.service.ExecStart!.replaceAll("%i", instance).split(" ");
-    const child = spawn(process.execPath, argv.slice(1), {
+    const child = spawn(process.execPath, fromSources(argv.slice(1)), {
       cwd: ROOT,
       env: {
         ...process.env,
         ...exampleEnv(),
         DROVER_NATS_URL: nats.url,
         DROVER_DATABASE_URL: db.url,
+        DROVER_MIGRATE_DATABASE_URL: db.url,
         DROVER_HOME: home,
         DROVER_LOG_LEVEL: "warn",
         ...extra,
