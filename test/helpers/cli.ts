@@ -2,7 +2,7 @@
 // of the test's own, with private Postgres and NATS (the configured URLs point nowhere).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -23,7 +23,8 @@ export interface CliStack {
   down(): void;
 }
 
-export function cliStackUp(prefix: string): CliStack {
+/** `settings`: more environment for the stack (its bridge's slots…) and every command. */
+export function cliStackUp(prefix: string, settings: Record<string, string> = {}): CliStack {
   const home = mkdtempSync(join(tmpdir(), prefix));
   // Not under the home (0700): the private Postgres runs as the postgres user.
   const services = mkdtempSync(join(tmpdir(), `${prefix}services-`));
@@ -34,6 +35,7 @@ export function cliStackUp(prefix: string): CliStack {
     DROVER_NATS_URL: "nats://127.0.0.1:1",
     DROVER_DATABASE_URL: "postgres://postgres@127.0.0.1:1/drover",
     DROVER_LOG_LEVEL: "warn",
+    ...settings,
   };
   const run = (args: string[], extra: Record<string, string> = {}): CliResult => {
     const r = spawnSync(process.execPath, ["bin/drover.mjs", ...args], {
@@ -47,7 +49,11 @@ export function cliStackUp(prefix: string): CliStack {
   assert.equal(up.code, 0, up.stderr);
   return {
     home,
-    databaseUrl: String(json(up).database_url),
+    // The stack file's: what `up` prints hides the private Postgres's password.
+    databaseUrl: String(
+      (JSON.parse(readFileSync(join(home, "stack.json"), "utf8")) as { databaseUrl: string })
+        .databaseUrl,
+    ),
     drover: (args) => run(args, { DROVER_NATS_URL: "", DROVER_DATABASE_URL: "" }),
     start: (args) =>
       spawn(process.execPath, ["bin/drover.mjs", ...args], {
