@@ -102,6 +102,8 @@ export interface ResumeAnswer {
   workflow_id: number;
   run_id: number;
   status: string;
+  /** its limits, which the new run keeps (null: no limit; 0: paused) */
+  limits?: { workflow: number | null; templates: Record<string, number | null> };
 }
 export interface ConcurrencyAnswer {
   ok: true;

@@ -1,5 +1,5 @@
 import type { BusContext, Delivery } from "./context.ts";
-import { fillToken, type Incoming, type JetStreamContract, type StreamSpec } from "./contract.ts";
+import type { Incoming, JetStreamContract, StreamSpec } from "./contract.ts";
 import { streamNameFor } from "./contracts.ts";
 import { BRIDGE_CONSUMER } from "./person-streams.ts";
 
@@ -68,32 +68,48 @@ export function defineConsumer<const Cs extends readonly JetStreamContract[]>(
 }
 
 /**
- * One person's consumer of a contract for one cluster, on that person's stream (launch
- * batches, kill orders for their bridge): its stream, durable and filter come from the
- * contract, its settings are the same whoever makes it (BRIDGE_CONSUMER).
+ * One person's consumer for one cluster, on that person's stream (launch batches, or
+ * the orders for their bridge): its stream, durable and filter come from the contracts
+ * (one, or several sharing a stream and a durable), its settings are the same whoever
+ * makes it (BRIDGE_CONSUMER).
  */
 export function clusterConsumer<const C extends JetStreamContract>(
-  contract: C,
+  contracts: C | readonly C[],
   cluster: string,
   owner: string,
   spec: {
     handle: (msg: Incoming<C>, ctx: BusContext & Delivery) => Promise<void>;
   } & Pick<ConsumerOptions<BusContext>, "concurrency" | "timers" | "ackWaitMs">,
 ): ConsumerDefinition<Incoming<C>, BusContext> {
-  if (!contract.personStream || !contract.durable || contract.ownerAt === undefined) {
-    throw new Error(`${contract.subject} is not consumed per person and cluster`);
+  const list: readonly C[] = Array.isArray(contracts) ? contracts : [contracts as C];
+  const first = list[0];
+  if (!first?.personStream || !first.durable || first.ownerAt === undefined) {
+    throw new Error(`${first?.subject ?? "nothing"} is not consumed per person and cluster`);
   }
-  const ownSubject = contract.subject
-    .split(".")
-    .map((token, i) => (i === contract.ownerAt ? owner : token))
+  for (const c of list) {
+    if (c.personStream?.(owner) !== first.personStream(owner) || c.ownerAt !== first.ownerAt) {
+      throw new Error(`${c.subject} is not on the stream of ${first.subject}`);
+    }
+  }
+  // The stream's subjects: the contracts' patterns with the owner's token, a token where
+  // they differ (`ctl.*.<owner>.kill` and `.limit` → `ctl.*.<owner>.*`).
+  const patterns = list.map((c) => c.subject.split("."));
+  const ownSubject = patterns[0]!
+    .map((token, i) =>
+      i === first.ownerAt ? owner : patterns.every((p) => p[i] === token) ? token : "*",
+    )
     .join(".");
+  const clusterAt = patterns[0]!.indexOf("*");
   return {
     ...BRIDGE_CONSUMER,
     ...spec,
-    name: contract.durable(cluster),
-    contracts: [contract],
-    stream: { name: contract.personStream(owner), subjects: [ownSubject] },
-    filter: fillToken(ownSubject, cluster),
+    name: first.durable(cluster),
+    contracts: list,
+    stream: { name: first.personStream(owner), subjects: [ownSubject] },
+    filter: ownSubject
+      .split(".")
+      .map((token, i) => (i === clusterAt ? cluster : token))
+      .join("."),
     personal: true,
   };
 }

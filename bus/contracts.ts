@@ -112,6 +112,16 @@ export const Contracts = {
     ownerAt: 2,
     address: (_m, cluster: string, owner) => `ctl.${cluster}.${ownerToken("ctl", owner)}.kill`,
   }),
+  /** `ctl.<cluster>.<owner>.limit`: a workflow's new limits, to the owner's bridge of a cluster. */
+  limits: jetstream({
+    subject: "ctl.*.*.limit",
+    schema: M.LimitOrder,
+    personStream: (owner) => personStreams(owner).ctl,
+    durable: ctlDurable,
+    ownerAt: 2,
+    address: (_m, cluster: string, owner) => `ctl.${cluster}.${ownerToken("ctl", owner)}.limit`,
+    msgId: (m, cluster: string) => `limit-${m.workflow_id}-${m.limits.version}-${cluster}`,
+  }),
   tiLaunched: jetstream({
     subject: "ti.*.launched",
     ownerAt: 1,

@@ -6,8 +6,8 @@ import { type ConsumerSpec, ensureConsumer, ensureStream, type StreamOptions } f
 
 /**
  * What each person has on the bus, apart from everyone else's: a stream of their launch
- * batches (`launch.<cluster>.<token>`), one of their kill orders
- * (`ctl.<cluster>.<token>.kill`), with one durable consumer per cluster in each, and a
+ * batches (`launch.<cluster>.<token>`), one of orders to their bridges (kill orders
+ * `ctl.<cluster>.<token>.kill`, a workflow's new limits `ctl.<cluster>.<token>.limit`), with one durable consumer per cluster in each, and a
  * bucket for the DAGs they submit. Named after their token, so that permissions can
  * name them (bus/permissions.ts). Streams, consumers and buckets are created by the
  * service side (the launch and reap functions, or a process on an unauthenticated
@@ -30,7 +30,7 @@ export function personStreams(token: string): PersonStreams {
 
 /** The subjects each of a person's streams holds. */
 export function personStreamSubjects(token: string): { launch: string; ctl: string } {
-  return { launch: `launch.*.${token}`, ctl: `ctl.*.${token}.kill` };
+  return { launch: `launch.*.${token}`, ctl: `ctl.*.${token}.*` };
 }
 
 /**
@@ -63,7 +63,7 @@ export function personConsumerSpecs(token: string, cluster: string): ConsumerSpe
       stream: streams.ctl,
       subjects: [subjects.ctl],
       durable: ctlDurable(cluster),
-      filterSubject: `ctl.${cluster}.${token}.kill`,
+      filterSubject: `ctl.${cluster}.${token}.*`,
       ...BRIDGE_CONSUMER,
     },
   ];

@@ -97,6 +97,8 @@ export interface WorkflowAnswer {
   run: { id: number; status: string } | null;
   created_at: string;
   status_at: string;
+  /** how many tasks may run at once, of the workflow and per template (null: no limit, 0: paused) */
+  limits: { workflow: number | null; templates: Record<string, number | null> };
 }
 
 export interface TasksAnswer {
@@ -190,6 +192,10 @@ export interface WorkflowsAnswer {
     total: number;
     counts: TaskCounts;
     created_at: string;
+    /** how many of its tasks may run at once (null: no limit; 0: paused) */
+    limit: number | null;
+    /** the workflow or one of its templates is paused (limit 0) */
+    paused: boolean;
   }[];
 }
 

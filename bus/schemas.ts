@@ -44,6 +44,21 @@ export const LaunchInstance = z.object({
   working_dir: z.string().optional(),
 });
 
+/**
+ * A workflow's limits as a bridge holds them: how many of its tasks may run at once,
+ * in all and per template (null: not limited). `version` grows with every change of
+ * any of them, so that a bridge keeps the newest whatever order batches and limit
+ * orders arrive in.
+ */
+export const WorkflowLimits = z.object({
+  version: z.number().int().nonnegative(),
+  workflow: z.number().int().nonnegative().max(LIMITS.int).nullable(),
+  templates: z.record(
+    z.string().max(255),
+    z.number().int().nonnegative().max(LIMITS.int).nullable(),
+  ),
+});
+
 /** `launch.<cluster>`: one batch of instances that share cluster, queue, resources, array. */
 export const LaunchBatch = z.object({
   v: v1,
@@ -64,6 +79,8 @@ export const LaunchBatch = z.object({
   env: z.record(z.string(), z.string()).optional(),
   /** where its commands run; absent: the bridge user's home */
   working_dir: z.string().optional(),
+  /** the workflow's limits when the batch was made; absent: the bridge limits nothing */
+  limits: WorkflowLimits.optional(),
   instances: z.array(LaunchInstance).min(1),
 });
 
@@ -131,6 +148,9 @@ export const TiError = z.object({
 
 export const KillOrder = z.object({ v: v1, instance_ids: ids, reason: z.string().max(200) });
 
+/** A workflow's limits changed: its bridges start no more of its tasks than they allow. */
+export const LimitOrder = z.object({ v: v1, workflow_id: id, limits: WorkflowLimits });
+
 export const BridgeHeartbeat = z.object({
   v: v1,
   cluster: z.string(),
@@ -182,6 +202,8 @@ export type TiDone = z.infer<typeof TiDone>;
 export type TiError = z.infer<typeof TiError>;
 export type ErrorKind = z.infer<typeof ErrorKind>;
 export type KillOrder = z.infer<typeof KillOrder>;
+export type WorkflowLimits = z.infer<typeof WorkflowLimits>;
+export type LimitOrder = z.infer<typeof LimitOrder>;
 export type BridgeHeartbeat = z.infer<typeof BridgeHeartbeat>;
 export type QueueLimits = z.infer<typeof QueueLimits>;
 export type ClusterQueues = z.infer<typeof ClusterQueues>;

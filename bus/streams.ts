@@ -117,8 +117,17 @@ export async function ensureConsumer(
     ...(spec.filterSubject ? { filter_subject: spec.filterSubject } : {}),
   };
   try {
-    await jsm.consumers.info(spec.stream, spec.durable);
-    if (options.keepExisting) return;
+    const existing = await jsm.consumers.info(spec.stream, spec.durable);
+    if (options.keepExisting) {
+      // Its tuning is kept, but not a filter of an earlier layout: it would miss subjects.
+      const filter = spec.filterSubject ?? "";
+      if ((existing.config.filter_subject ?? "") === filter) return;
+      await jsm.consumers.update(spec.stream, spec.durable, {
+        ...existing.config,
+        filter_subject: filter,
+      });
+      return;
+    }
     await jsm.consumers.update(spec.stream, spec.durable, config);
   } catch (err) {
     if (!isNotFound(err)) throw err;

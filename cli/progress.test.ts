@@ -22,6 +22,7 @@ const view = (done: number, running: number, failed = 0): WorkflowAnswer => ({
   run: null,
   created_at: "",
   status_at: "",
+  limits: { workflow: null, templates: {} },
 });
 
 test("the bar shows done, failed and running in proportion, with rate and ETA", () => {

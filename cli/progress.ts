@@ -1,5 +1,6 @@
 // Progress while waiting for a workflow: a live bar on a terminal, plain lines otherwise.
 import type { WorkflowAnswer } from "../bus/queries.ts";
+import { limitNote } from "./render.ts";
 
 const WIDTH = 30;
 const color = (code: number, text: string) => `\u001b[${code}m${text}\u001b[0m`;
@@ -61,6 +62,7 @@ export function progressBar(
     failed > 0 ? (colour ? color(31, `${failed} failed`) : `${failed} failed`) : "",
     `${rate.toFixed(rate < 10 ? 1 : 0)}/s`,
     `ETA ${formatDuration(eta)}`,
+    limitNote(view.limits),
   ].filter(Boolean);
   return `[${bar}] ${pct}  ${parts.join("  ")}`;
 }

@@ -2,6 +2,7 @@ import { Contracts } from "../bus/contracts.ts";
 import { PermanentError } from "../bus/errors.ts";
 import type { LaunchBatch, TiError } from "../bus/schemas.ts";
 import { userFromToken } from "../core/identity.ts";
+import { clustersLaunchedTo, currentLimits } from "../store/limits.ts";
 import { instanceOwners, instancesNotOwnedBy, workflowOwners } from "../store/people.ts";
 import type { FunctionContext } from "./context.ts";
 
@@ -97,6 +98,29 @@ export async function publishKills(
   for (const [owner, ids] of await byOwner(ctx, instanceIds)) {
     await ctx.provision.ensure(owner, cluster);
     await ctx.publishFor(owner, Contracts.kill, { v: 1, instance_ids: ids, reason }, cluster);
+  }
+}
+
+/**
+ * A workflow's limits as they are now, to its owner's bridge of every cluster its
+ * batches went to: work already handed out obeys a lowered limit there.
+ */
+export async function publishLimits(ctx: Ctx, workflowId: number): Promise<void> {
+  const [owners, limits, clusters] = await Promise.all([
+    workflowOwners(ctx.sql, [workflowId]),
+    currentLimits(ctx.sql, workflowId),
+    clustersLaunchedTo(ctx.sql, workflowId),
+  ]);
+  const owner = owners.get(workflowId);
+  if (owner === undefined || !limits) return;
+  for (const cluster of clusters) {
+    await ctx.provision.ensure(owner, cluster);
+    await ctx.publishFor(
+      owner,
+      Contracts.limits,
+      { v: 1, workflow_id: workflowId, limits },
+      cluster,
+    );
   }
 }
 

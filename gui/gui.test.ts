@@ -471,6 +471,15 @@ describe("web GUI", { timeout: 600_000 }, () => {
     }
   });
 
+  test("workflows page: a paused workflow says so in its row", async () => {
+    const held = sleepers(2, 1);
+    held.workflow.max_concurrently_running = 0;
+    const run = await submitWorkflow(stack.nc, held);
+    await open("/", `tr[data-workflow="${run.workflow_id}"]`);
+    const row = page.locator(`tr[data-workflow="${run.workflow_id}"]`);
+    assert.match(await row.innerText(), /done · [^·]+ · paused/);
+  });
+
   test("the GUI's database connection cannot write", async (t) => {
     t.diagnostic(`gui database: ${stack.guiDb.mode}`);
     await assert.rejects(

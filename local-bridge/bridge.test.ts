@@ -130,6 +130,7 @@ interface LaunchOptions {
   heartbeat?: number;
   attempts?: number[];
   workflowId?: number;
+  limits?: LaunchBatch["limits"];
 }
 
 async function launch(instanceIds: number[], commands: string | string[], o: LaunchOptions = {}) {
@@ -146,6 +147,7 @@ async function launch(instanceIds: number[], commands: string | string[], o: Lau
       runtime_seconds: o.runtime ?? 600,
     },
     heartbeat_seconds: o.heartbeat ?? 30,
+    ...(o.limits ? { limits: o.limits } : {}),
     instances: instanceIds.map((id, step) => ({
       id,
       task_id: id + 100_000,
@@ -310,6 +312,35 @@ describe("local bridge: local and sequential clusters", () => {
     assert.match((dropped.entry as TiError["results"][number]).message, /before it started/);
     assert.equal(seen.runningAt.has(queued), false);
     assert.deepEqual(treeMembers(leader), []);
+  });
+
+  test("limits: a paused workflow's commands wait (killable); an older order changes nothing, a newer one lets them run", async () => {
+    const [a, b] = ids(2) as [number, number];
+    const limits = (version: number, workflow: number | null) => ({
+      version,
+      workflow,
+      templates: {},
+    });
+    const order = (version: number, workflow: number | null) =>
+      publisher.publish(
+        Contracts.limits,
+        { v: 1, workflow_id: 8, limits: limits(version, workflow) },
+        "local",
+      );
+    await launch([a, b], "echo ran", { workflowId: 8, limits: limits(3, 0) });
+    await until(() => seen.launched.some((m) => m.instances.some((i) => i.id === a)));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(seen.runningAt.has(a), false, "paused: nothing starts");
+    await order(2, 5);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(seen.runningAt.has(a), false, "an older order is not taken");
+    await publisher.publish(Contracts.kill, { v: 1, instance_ids: [b], reason: "stopped" }, "local");
+    const dropped = await resultOf(b);
+    assert.equal((dropped.entry as TiError["results"][number]).kind, "killed");
+    assert.match((dropped.entry as TiError["results"][number]).message, /before it started/);
+    await order(4, 1);
+    assert.equal((await resultOf(a)).kind, "done");
+    assert.equal(outputOf(a, "out", 8), "ran\n");
   });
 
   test("a launch delivered twice is announced twice and run once", async () => {

@@ -140,7 +140,7 @@ export async function startLocalBridge(options: LocalBridgeOptions): Promise<Loc
           ...replicas,
         }),
       );
-      ctlFns.push(await startConsumer(killConsumer(executor, owner), { nc, log, ...replicas }));
+      ctlFns.push(await startConsumer(ordersConsumer(executor, owner), { nc, log, ...replicas }));
     }
   } catch (err) {
     clearInterval(beatTimer);
@@ -238,9 +238,15 @@ function launchConsumer(
   });
 }
 
-function killConsumer(executor: ClusterExecutor, owner: string) {
-  return clusterConsumer(Contracts.kill, executor.cluster, owner, {
+/** Orders to the bridge of a cluster: kill instances, a workflow's new limits. */
+function ordersConsumer(executor: ClusterExecutor, owner: string) {
+  return clusterConsumer([Contracts.kill, Contracts.limits], executor.cluster, owner, {
     handle: async (msg, ctx) => {
+      if (msg.subject === "ctl.*.*.limit") {
+        executor.limit(msg.data.workflow_id, msg.data.limits);
+        ctx.log.info({ workflow: msg.data.workflow_id, limits: msg.data.limits }, "limit order");
+        return;
+      }
       const ours = executor.kill(msg.data.instance_ids, msg.data.reason);
       ctx.log.info(
         { asked: msg.data.instance_ids.length, ours, reason: msg.data.reason },

@@ -161,6 +161,12 @@ export class DummyCluster implements ClusterExecutor {
     };
   }
 
+  /**
+   * Nothing is held back: dummy runs no command (it measures the engine), so a lowered
+   * limit only gates what launch hands out next.
+   */
+  limit(): void {}
+
   kill(ids: readonly number[], reason: string): number {
     let ours = 0;
     for (const id of ids) {

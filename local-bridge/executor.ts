@@ -1,4 +1,4 @@
-import type { LaunchBatch } from "../bus/schemas.ts";
+import type { LaunchBatch, WorkflowLimits } from "../bus/schemas.ts";
 import type { LiveSet } from "../worker/live.ts";
 import type { LaunchedEntry, MiniLog, Reporter } from "../worker/reporter.ts";
 
@@ -18,6 +18,8 @@ export interface ClusterExecutor {
   prepare(batch: LaunchBatch): Prepared;
   /** Kills running instances and drops queued ones (reported `killed`); returns how many were ours. */
   kill(ids: readonly number[], reason: string): number;
+  /** A workflow's new limits (a limit order): no more of its tasks start than they allow. */
+  limit(workflowId: number, limits: WorkflowLimits): void;
   /** instances held: queued, running or sleeping */
   readonly liveCount: number;
   /** instances in a slot (running, or sleeping on dummy) */

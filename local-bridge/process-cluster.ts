@@ -1,7 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { LaunchBatch, LaunchInstance } from "../bus/schemas.ts";
+import { KnownLimits } from "../bus/known-limits.ts";
+import type { LaunchBatch, LaunchInstance, WorkflowLimits } from "../bus/schemas.ts";
 import { composeTaskEnv } from "../core/task-env.ts";
 import type { MemoryCage, MemoryCgroups } from "../worker/cgroup.ts";
 import type { MemorySampler } from "../worker/proc.ts";
@@ -21,11 +22,28 @@ import {
  * `local` (N slots) and `sequential` (1 slot): commands run on this host, first come
  * first served, each with its batch's memory and runtime limits enforced. Output goes
  * to `logDir/<workflow_id>/<task name>.<instance id>.out|.err`.
+ *
+ * A workflow's limits (from its batches and limit orders) hold here too: a command
+ * whose workflow or template runs as many as its limit allows waits, held apart from
+ * the queue, until one of them ends or the limit is raised. Work handed out before a
+ * limit was lowered therefore obeys it; running commands are not stopped.
  */
+
+/** Commands of one workflow's template, held back by its limits, oldest first. */
+interface HeldGroup {
+  workflowId: number;
+  template: string | undefined;
+  jobs: Map<number, Job>;
+}
+
+function groupKey(workflowId: number, template: string | undefined): string {
+  return template === undefined ? `${workflowId}` : `${workflowId}\u0000${template}`;
+}
 
 interface Job {
   instance: LaunchInstance;
   workflowId: number;
+  template: string | undefined;
   memoryBytes: number;
   runtimeSeconds: number;
   heartbeatSeconds: number;
@@ -57,6 +75,12 @@ export class ProcessCluster implements ClusterExecutor {
   private readonly running = new Map<number, { job: Job; command: RunningCommand }>();
   private readonly finishing = new Set<Promise<void>>();
   private readonly accepted = new AcceptedSet();
+  private readonly limits = new KnownLimits();
+  /** held back by their limits, by workflow and template (oldest group first) */
+  private readonly held = new Map<string, HeldGroup>();
+  private heldCount = 0;
+  /** commands running, by workflow (`<id>`) and by workflow and template */
+  private readonly runningOf = new Map<string, number>();
   private stopping = false;
 
   constructor(
@@ -67,7 +91,7 @@ export class ProcessCluster implements ClusterExecutor {
   }
 
   get liveCount(): number {
-    return this.queued.size + this.running.size;
+    return this.queued.size + this.heldCount + this.running.size;
   }
 
   get runningCount(): number {
@@ -102,6 +126,7 @@ export class ProcessCluster implements ClusterExecutor {
       jobs.push({
         instance,
         workflowId: batch.workflow_id,
+        template: batch.template,
         memoryBytes: batch.resources.memory_bytes,
         runtimeSeconds: batch.resources.runtime_seconds,
         heartbeatSeconds: batch.heartbeat_seconds,
@@ -113,6 +138,7 @@ export class ProcessCluster implements ClusterExecutor {
     return {
       launched,
       commit: () => {
+        this.limits.learn(batch.workflow_id, batch.limits);
         if (jobs.length === 0) return;
         try {
           mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -145,6 +171,13 @@ export class ProcessCluster implements ClusterExecutor {
         this.report(job, { killed: reason });
         continue;
       }
+      const held = this.unhold(id);
+      if (held) {
+        ours++;
+        this.deps.live.remove(id);
+        this.report(held, { killed: reason });
+        continue;
+      }
       const run = this.running.get(id);
       if (run) {
         ours++;
@@ -154,6 +187,11 @@ export class ProcessCluster implements ClusterExecutor {
     return ours;
   }
 
+  limit(workflowId: number, limits: WorkflowLimits): void {
+    // A raised limit lets held commands start; a lowered one holds back the next ones.
+    if (this.limits.learn(workflowId, limits)) this.pump();
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     for (const job of this.queued.values()) {
@@ -161,6 +199,14 @@ export class ProcessCluster implements ClusterExecutor {
       this.report(job, { lost: true });
     }
     this.queued.clear();
+    for (const group of this.held.values()) {
+      for (const job of group.jobs.values()) {
+        this.deps.live.remove(job.instance.id);
+        this.report(job, { lost: true });
+      }
+    }
+    this.held.clear();
+    this.heldCount = 0;
     for (const { command } of this.running.values()) command.stop("lost", BRIDGE_STOPPED);
     await Promise.all([...this.finishing]);
   }
@@ -179,13 +225,78 @@ export class ProcessCluster implements ClusterExecutor {
     this.pumpScheduled = true;
     setImmediate(() => {
       this.pumpScheduled = false;
-      while (!this.stopping && this.running.size < this.options.slots && this.queued.size > 0) {
-        const next = this.queued.values().next();
-        if (next.done) return;
-        this.queued.delete(next.value.instance.id);
-        this.start(next.value);
+      while (!this.stopping && this.running.size < this.options.slots) {
+        const next = this.nextToStart();
+        if (!next) return;
+        this.start(next);
       }
     });
+  }
+
+  /**
+   * The oldest command its limits let start: first of those held back (their limits
+   * may allow them now), then of the queue, holding back each that its limits do not.
+   */
+  private nextToStart(): Job | undefined {
+    for (const [key, group] of this.held) {
+      if (this.room(group.workflowId, group.template) === 0) continue;
+      const first = group.jobs.values().next();
+      if (first.done) continue;
+      group.jobs.delete(first.value.instance.id);
+      this.heldCount--;
+      if (group.jobs.size === 0) this.held.delete(key);
+      return first.value;
+    }
+    for (const job of this.queued.values()) {
+      this.queued.delete(job.instance.id);
+      if (this.room(job.workflowId, job.template) > 0) return job;
+      this.hold(job);
+    }
+    return undefined;
+  }
+
+  private room(workflowId: number, template: string | undefined): number {
+    return this.limits.room(
+      workflowId,
+      template,
+      this.runningOf.get(groupKey(workflowId, undefined)) ?? 0,
+      this.runningOf.get(groupKey(workflowId, template)) ?? 0,
+    );
+  }
+
+  private hold(job: Job): void {
+    const key = groupKey(job.workflowId, job.template);
+    let group = this.held.get(key);
+    if (!group) {
+      group = { workflowId: job.workflowId, template: job.template, jobs: new Map() };
+      this.held.set(key, group);
+    }
+    group.jobs.set(job.instance.id, job);
+    this.heldCount++;
+  }
+
+  /** Takes a held command out (a kill order); undefined when none has that id. */
+  private unhold(id: number): Job | undefined {
+    for (const [key, group] of this.held) {
+      const job = group.jobs.get(id);
+      if (!job) continue;
+      group.jobs.delete(id);
+      this.heldCount--;
+      if (group.jobs.size === 0) this.held.delete(key);
+      return job;
+    }
+    return undefined;
+  }
+
+  /** Counts a command of a workflow and template as running (+1) or ended (-1). */
+  private countRunning(job: Job, delta: 1 | -1): void {
+    const keys = [groupKey(job.workflowId, undefined)];
+    if (job.template !== undefined) keys.push(groupKey(job.workflowId, job.template));
+    for (const key of keys) {
+      const n = (this.runningOf.get(key) ?? 0) + delta;
+      if (n > 0) this.runningOf.set(key, n);
+      else this.runningOf.delete(key);
+    }
   }
 
   private start(job: Job): void {
@@ -210,6 +321,7 @@ export class ProcessCluster implements ClusterExecutor {
       ...this.cageFor(job),
     });
     this.running.set(instance.id, { job, command });
+    this.countRunning(job, 1);
     this.deps.reporter.reportRunning({
       id: instance.id,
       node: this.deps.node,
@@ -217,6 +329,7 @@ export class ProcessCluster implements ClusterExecutor {
     });
     const finished = command.done.then((outcome) => {
       this.running.delete(instance.id);
+      this.countRunning(job, -1);
       this.deps.live.remove(instance.id);
       this.deps.reporter.reportResult(
         resultOf(instance.id, outcome, this.deps.node, {

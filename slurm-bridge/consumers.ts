@@ -6,12 +6,13 @@ import type { SlurmBridgeOptions } from "./bridge.ts";
 import type { BridgeCore } from "./core.ts";
 import { handleKill } from "./kill.ts";
 import { handleLaunch } from "./launch.ts";
+import { applyLimits } from "./throttle.ts";
 
 /**
  * The bridge's two consumers, on its person's streams: launch batches
  * (`launch.<cluster>.<owner>`, durable `bridge-<cluster>` on DROVER_LAUNCH_<owner>) and
- * kill orders (`ctl.<cluster>.<owner>.kill`, durable `bridge-<cluster>-ctl` on
- * DROVER_CTL_<owner>), each handing its message to launch.ts or kill.ts.
+ * orders (`ctl.<cluster>.<owner>.kill|limit`, durable `bridge-<cluster>-ctl` on
+ * DROVER_CTL_<owner>), each handing its message to launch.ts, kill.ts or throttle.ts.
  */
 
 type ConsumerOptions = Pick<SlurmBridgeOptions, "concurrency" | "ackWaitMs">;
@@ -32,10 +33,17 @@ export function launchConsumer(core: BridgeCore, options: ConsumerOptions) {
   });
 }
 
-export function killConsumer(core: BridgeCore) {
+/** Orders to the bridge: kill instances, a workflow's new limits (throttle.ts). */
+export function ordersConsumer(core: BridgeCore) {
   const { cluster } = core;
-  return clusterConsumer(Contracts.kill, cluster, core.owner, {
+  return clusterConsumer([Contracts.kill, Contracts.limits], cluster, core.owner, {
     handle: async (msg, ctx) => {
+      if (msg.subject === "ctl.*.*.limit") {
+        const { workflow_id, limits } = msg.data;
+        if (core.state.learnLimits(workflow_id, limits)) await applyLimits(core, workflow_id);
+        ctx.log.info({ workflow: workflow_id, limits }, "limit order");
+        return;
+      }
       const ours = await handleKill(core, msg.data.instance_ids, msg.data.reason);
       ctx.log.info(
         { asked: msg.data.instance_ids.length, ours, reason: msg.data.reason },
@@ -55,7 +63,7 @@ export async function startConsumers(
   const running: RunningFunction[] = [];
   try {
     running.push(await startConsumer(launchConsumer(core, options), deps));
-    running.push(await startConsumer(killConsumer(core), deps));
+    running.push(await startConsumer(ordersConsumer(core), deps));
   } catch (err) {
     await Promise.allSettled(running.map((f) => f.stop()));
     throw err;

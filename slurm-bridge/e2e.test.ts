@@ -3,7 +3,7 @@
 // nats-server, and the slurm-bridge polling every second.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -19,6 +19,7 @@ import {
   template,
   until,
 } from "../test/helpers/slurm.ts";
+import { afterChange, maxOverlap, napCommand, spansIn } from "../test/helpers/spans.ts";
 import { startTestStack, type TestStack } from "../test/helpers/stack.ts";
 import type { SlurmBridge } from "./bridge.ts";
 
@@ -53,6 +54,28 @@ describe("workflows on Slurm", { skip: slurmSkip, timeout: 600_000 }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
     if (timings.length > 0) console.log(`slurm end-to-end:\n  ${timings.join("\n  ")}`);
   });
+
+  /** The CLI as a subprocess (not spawnSync: the services answering it run in this process). */
+  function drover(...args: string[]) {
+    const env = {
+      ...process.env,
+      DROVER_NATS_URL: stack.nats.url,
+      DROVER_DATABASE_URL: stack.db.url,
+      DROVER_HOME: join(dir, "home"),
+    };
+    return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(ROOT, "bin/drover.mjs"), ...args], { env });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => {
+        stdout += d;
+      });
+      child.stderr.on("data", (d) => {
+        stderr += d;
+      });
+      child.on("exit", (status) => resolve({ status, stdout, stderr }));
+    });
+  }
 
   async function instances(workflowId: number) {
     return stack.sql<
@@ -222,26 +245,6 @@ describe("workflows on Slurm", { skip: slurmSkip, timeout: 600_000 }, () => {
     const slowJobs = (await instances(wf))
       .filter((r) => r.task.startsWith("slow"))
       .map((r) => r.distributor_id!);
-    const env = {
-      ...process.env,
-      DROVER_NATS_URL: stack.nats.url,
-      DROVER_DATABASE_URL: stack.db.url,
-      DROVER_HOME: join(dir, "home"),
-    };
-    // Not spawnSync: the command service answering it runs in this process.
-    const drover = (...args: string[]) =>
-      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [join(ROOT, "bin/drover.mjs"), ...args], { env });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => {
-          stdout += d;
-        });
-        child.stderr.on("data", (d) => {
-          stderr += d;
-        });
-        child.on("exit", (status) => resolve({ status, stdout, stderr }));
-      });
     const stop = await drover("stop", String(wf), "--json");
     assert.equal(stop.status, 0, stop.stderr);
     await until(
@@ -268,5 +271,44 @@ describe("workflows on Slurm", { skip: slurmSkip, timeout: 600_000 }, () => {
     const [w] = await stack.sql<{ status: string }[]>`select status from workflow where id = ${wf}`;
     assert.equal(w!.status, "DONE");
     timings.push(`stop and resume: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  });
+
+  test("a limit lowered from 20 to 1 with 16 tasks handed to Slurm: the arrays' throttles hold it", async () => {
+    const t0 = Date.now();
+    const naps = join(dir, "naps");
+    mkdirSync(naps);
+    const sub = slurmWorkflow(
+      "lowered limit",
+      [template("nap", napCommand(naps, 1), { node_args: ["i"] })],
+      Array.from({ length: 16 }, (_, i) => ({
+        template: "nap",
+        name: `nap_i-${i}`,
+        args: { i: String(i) },
+        upstream: [],
+      })),
+    );
+    sub.workflow.max_concurrently_running = 20;
+    const wf = (await stack.submit(sub)).workflow_id;
+    const handedOut = async () => {
+      const [r] = await stack.sql<{ out: number; running: number }[]>`
+        select count(*) filter (where status in ('LAUNCHED', 'RUNNING'))::int as out,
+          count(*) filter (where status = 'RUNNING')::int as running
+        from task where workflow_id = ${wf}`;
+      return r!.out === 16 && r!.running >= 2;
+    };
+    await until(handedOut, 120_000, "all 16 handed to Slurm, some running");
+    const lowered = await drover("concurrency", String(wf), "1");
+    assert.equal(lowered.status, 0, lowered.stderr);
+    const changedAt = Date.now();
+    const done = await drover("wait", String(wf));
+    assert.equal(done.status, 0, done.stdout + done.stderr);
+    const all = spansIn(naps);
+    assert.equal(all.length, 16);
+    // Slurm starts what its scheduler had already picked within a second or two.
+    const { before, later, settled } = afterChange(all, changedAt, 2000);
+    assert.ok(maxOverlap(before) >= 2, "before the change, several ran at once");
+    assert.ok(later.length >= 6, `${later.length} tasks started after the change settled`);
+    assert.equal(maxOverlap(later, settled), 1, JSON.stringify(later));
+    timings.push(`limit lowered to 1: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   });
 });

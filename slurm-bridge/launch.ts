@@ -16,6 +16,7 @@ import {
   writePart,
 } from "./sbatch.ts";
 import type { TrackedPart } from "./state.ts";
+import { applyLimits, submitHeld } from "./throttle.ts";
 
 /**
  * A launch batch: split at MaxArraySize into parts, ONE `sbatch --array` per part, each
@@ -46,6 +47,8 @@ async function acceptPart(
 ): Promise<TrackedPart | undefined> {
   const { log, counters } = core;
   const tag = batchTag(core.tagPrefix, batch, part.part);
+  // A limited workflow's array starts held: throttle.ts releases it within its limit.
+  const hold = submitHeld(core, batch.workflow_id);
   const files = partFiles(core.jobsDir, batch.batch_id, part.part);
   // Delivered before: an earlier attempt may have submitted it and died.
   let jobId =
@@ -69,6 +72,7 @@ async function acceptPart(
       const written = writePart(batch, { ...part, instances: keep }, core.fileOptions);
       jobId = await submitPart(core.cmds, written, {
         signal: core.signal,
+        hold,
         ...(backoff.baseMs ? { baseBackoffMs: backoff.baseMs } : {}),
         ...(backoff.capMs ? { capBackoffMs: backoff.capMs } : {}),
         ...(backoff.maxUnknownAttempts ? { maxUnknownAttempts: backoff.maxUnknownAttempts } : {}),
@@ -99,6 +103,8 @@ async function acceptPart(
     tag,
     manifestPath: files.manifest,
     submittedAt: Date.now(),
+    template: batch.template,
+    limited: hold ? { throttle: 0, held: true } : undefined,
   });
   core.track(tracked);
   return tracked;
@@ -111,6 +117,7 @@ export async function handleLaunch(
 ): Promise<void> {
   const { state, earlyKills } = core;
   core.counters.batches++;
+  state.learnLimits(batch.workflow_id, batch.limits);
   const entries: LaunchedEntry[] = [];
   const fresh: TrackedPart[] = [];
   for (const part of splitParts(batch.instances, core.maxArraySize)) {
@@ -132,5 +139,8 @@ export async function handleLaunch(
     await killTracked(core, lateKills, earlyKills.get(lateKills[0]!.id) ?? "kill order");
     for (const i of lateKills) earlyKills.delete(i.id);
   }
-  if (fresh.length > 0) core.kick();
+  if (fresh.length > 0) {
+    await applyLimits(core, batch.workflow_id);
+    core.kick();
+  }
 }

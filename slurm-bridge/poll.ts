@@ -3,6 +3,7 @@ import { readTail } from "../worker/run-command.ts";
 import type { BridgeCore } from "./core.ts";
 import { killedResult } from "./core.ts";
 import { outcomeOf, parseSacct, phaseOf, sacctArgs } from "./sacct.ts";
+import { applyLimits } from "./throttle.ts";
 
 /**
  * One poll cycle: ONE `sacct` for every live job of the bridge (bounded by the oldest
@@ -116,6 +117,8 @@ export async function pollCycle(core: BridgeCore): Promise<boolean> {
     }
   }
   state.persist();
+  // Running counts changed: the workflows' limits give their arrays new throttles.
+  await applyLimits(core);
   const fields = {
     cycle: counters.pollCycles,
     ended,

@@ -313,6 +313,8 @@ export class SbatchRefused extends Error {
 
 export interface SubmitOptions {
   signal: AbortSignal;
+  /** submitted held (`--hold`): its workflow's limits release it (throttle.ts) */
+  hold?: boolean;
   /** unknown errors are retried this many times before the batch is refused */
   maxUnknownAttempts?: number;
   baseBackoffMs?: number;
@@ -353,6 +355,7 @@ export async function submitPart(
     const result = await cmds.run("sbatch", [
       "--parsable",
       `--array=${written.array}`,
+      ...(o.hold ? ["--hold"] : []),
       written.files.script,
     ]);
     const jobId = /^(\d+)/.exec(result.stdout.trim())?.[1];

@@ -1,6 +1,8 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { z } from "zod";
+import { KnownLimits } from "../bus/known-limits.ts";
+import { WorkflowLimits } from "../bus/schemas.ts";
 import { privateDir } from "../core/private-files.ts";
 import { parseManifest } from "../worker/manifest.ts";
 import type { LaunchedEntry } from "../worker/reporter.ts";
@@ -49,6 +51,15 @@ export interface TrackedPart {
   live: Map<number, TrackedInstance>;
   /** every instance of the part, as announced in ti.launched */
   launched: LaunchedEntry[];
+  /** the batch's template (its limit may hold the array back) */
+  template?: string | undefined;
+  /** the throttle (0: none) and hold this bridge last set for the workflow's limits */
+  limited?: ArrayLimit | undefined;
+}
+
+export interface ArrayLimit {
+  throttle: number;
+  held: boolean;
 }
 
 const StateFile = z.object({
@@ -61,8 +72,12 @@ const StateFile = z.object({
       tag: z.string(),
       manifest: z.string(),
       submitted_at: z.number(),
+      template: z.string().optional(),
+      limited: z.object({ throttle: z.number().int(), held: z.boolean() }).optional(),
     }),
   ),
+  /** workflow id → its limits as last known (slurm-bridge/throttle.ts) */
+  limits: z.record(z.string(), WorkflowLimits).optional(),
   killed: z.array(z.number().int()),
   /** part key → when its last instance ended (ms) */
   finished: z.record(z.string(), z.number()),
@@ -78,6 +93,8 @@ export interface AdoptSpec {
   tag: string;
   manifestPath: string;
   submittedAt: number;
+  template?: string | undefined;
+  limited?: ArrayLimit | undefined;
 }
 
 export class BridgeState {
@@ -86,6 +103,8 @@ export class BridgeState {
   private readonly byId = new Map<number, TrackedInstance>();
   private readonly killed = new Set<number>();
   private finished = new Map<string, number>();
+  /** the limits of the workflows whose arrays this bridge holds back */
+  readonly limits = new KnownLimits();
   private dirty = false;
 
   constructor(stateDir: string) {
@@ -111,6 +130,8 @@ export class BridgeState {
     }
     for (const id of raw.killed) this.killed.add(id);
     this.finished = new Map(Object.entries(raw.finished));
+    for (const [id, limits] of Object.entries(raw.limits ?? {}))
+      this.limits.learn(Number(id), limits);
     const adopted: TrackedPart[] = [];
     for (const p of raw.parts) {
       try {
@@ -123,6 +144,8 @@ export class BridgeState {
               tag: p.tag,
               manifestPath: p.manifest,
               submittedAt: p.submitted_at,
+              template: p.template,
+              limited: p.limited,
             },
             false,
           ),
@@ -159,6 +182,8 @@ export class BridgeState {
       heartbeatSeconds: manifest.heartbeat_seconds,
       live: new Map(),
       launched: [],
+      template: spec.template,
+      limited: spec.limited,
     };
     for (const i of manifest.instances) {
       part.launched.push({
@@ -221,6 +246,19 @@ export class BridgeState {
     this.dirty = true;
   }
 
+  /** Takes a workflow's limits when newer than those known; true when they changed. */
+  learnLimits(workflowId: number, limits: WorkflowLimits | undefined): boolean {
+    if (!this.limits.learn(workflowId, limits)) return false;
+    this.dirty = true;
+    return true;
+  }
+
+  /** Records what was set on a part's array for its workflow's limits. */
+  setLimited(part: TrackedPart, limited: ArrayLimit): void {
+    part.limited = limited;
+    this.dirty = true;
+  }
+
   markKilled(inst: TrackedInstance): void {
     if (inst.killOrdered) return;
     inst.killOrdered = true;
@@ -238,6 +276,12 @@ export class BridgeState {
     }
   }
 
+  /** The limits of workflows that still have arrays here: the others need not be kept. */
+  private liveLimits(): [number, WorkflowLimits][] {
+    const live = new Set([...this.parts.values()].map((p) => p.workflowId));
+    return this.limits.entries().filter(([id]) => live.has(id));
+  }
+
   /** Writes the file if anything changed (atomically: temp file, then rename). */
   persist(): void {
     if (!this.dirty) return;
@@ -250,9 +294,12 @@ export class BridgeState {
         tag: p.tag,
         manifest: p.manifestPath,
         submitted_at: p.submittedAt,
+        ...(p.template !== undefined ? { template: p.template } : {}),
+        ...(p.limited ? { limited: p.limited } : {}),
       })),
       killed: [...this.killed],
       finished: Object.fromEntries(this.finished),
+      limits: Object.fromEntries(this.liveLimits()),
     };
     const tmp = `${this.file}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(data), { mode: 0o600 });

@@ -8,9 +8,14 @@ export const command = defineCommand({
   summary: "change how many tasks may run at once (0 pauses)",
   usage: `Usage: drover concurrency WF N [--template NAME] [--json]
 
-Set the number of tasks of workflow WF that may be queued or running at once; with
---template, the limit of that template's tasks. 0 pauses; 'none' lifts the limit. Takes
-effect at once: running tasks are not stopped, no new ones start beyond the limit.
+Set the number of tasks of workflow WF that may run at once; with --template, the
+limit of that template's tasks. 0 pauses; 'none' lifts the limit. Takes effect at once,
+also for tasks already handed to a cluster: running tasks are not stopped, and no task
+starts while as many run as the limit allows (the local bridge holds the others back;
+on Slurm, the throttles of the workflow's job arrays are lowered with scontrol so that
+together they allow no more). Launch hands out no more tasks than the limit. 'drover
+status', 'drover workflows' and 'drover resume' show an active limit or pause; a
+resumed workflow keeps its limits.
 
 Options:
   --template NAME  the limit of one template instead of the workflow's

@@ -3,6 +3,7 @@ import { CommandRefused, Commands } from "../../client/commands.ts";
 import { followWorkflow } from "../../client/follow.ts";
 import { CliError, defineCommand, writeJson } from "../args.ts";
 import { parseId, withBus } from "../context.ts";
+import { limitLines } from "../render.ts";
 import { waitAndReport } from "../wait.ts";
 
 export const command = defineCommand({
@@ -52,7 +53,11 @@ Example:
             run_id: answer.run_id,
             status: answer.status,
           });
-        else io.stdout(`workflow ${answer.workflow_id} resumed (run ${answer.run_id})\n`);
+        else {
+          io.stdout(`workflow ${answer.workflow_id} resumed (run ${answer.run_id})\n`);
+          // A paused workflow resumes paused: say so, rather than leave it QUEUED unexplained.
+          for (const line of limitLines(answer.workflow_id, answer.limits)) io.stdout(`${line}\n`);
+        }
         return 0;
       }
       return waitAndReport(io, json, (onProgress) => followWorkflow(nc, id, { onProgress }));

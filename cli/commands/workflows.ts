@@ -10,7 +10,8 @@ export const command = defineCommand({
   summary: "list workflows, newest first (by user, status or name)",
   usage: `Usage: drover workflows [--user U] [--status S] [--name TEXT] [--limit N] [--json]
 
-List workflows, newest first, with how many of their tasks are done and failed.
+List workflows, newest first, with how many of their tasks are done and failed and
+their limit (how many tasks may run at once; 'paused' when it or a template's is 0).
 
 Options:
   --user U     only those submitted by user U
@@ -18,7 +19,7 @@ Options:
   --name TEXT  only those whose name contains TEXT (any case)
   --limit N    at most N (default 50, at most 1000)
   --json       print {"total", "workflows": [{"id", "name", "status", "user", "tool",
-               "total", "counts", "created_at"}]}
+               "total", "counts", "created_at", "limit", "paused"}]}
   -h, --help   show this help
 
 Example:
@@ -64,13 +65,15 @@ Example:
     const rows = answer.workflows;
     const width = Math.min(36, Math.max(4, ...rows.map((w) => w.name.length)));
     io.stdout(
-      `${"ID".padStart(8)}  ${"NAME".padEnd(width)}  ${"STATUS".padEnd(11)}  ${"DONE".padStart(15)}  ${"FAILED".padStart(7)}  USER\n`,
+      `${"ID".padStart(8)}  ${"NAME".padEnd(width)}  ${"STATUS".padEnd(11)}  ${"DONE".padStart(15)}  ${"FAILED".padStart(7)}  ${"LIMIT".padEnd(6)}  USER\n`,
     );
     for (const w of rows) {
       const name = w.name.length > width ? `${w.name.slice(0, width - 1)}…` : w.name.padEnd(width);
       const done = `${w.counts.DONE}/${w.total}`;
+      // "paused": the workflow's limit or one of its templates' is 0.
+      const limit = w.paused ? "paused" : w.limit === null ? "-" : String(w.limit);
       io.stdout(
-        `${String(w.id).padStart(8)}  ${name}  ${w.status.padEnd(11)}  ${done.padStart(15)}  ${String(w.counts.ERROR_FATAL).padStart(7)}  ${w.user ?? "-"}\n`,
+        `${String(w.id).padStart(8)}  ${name}  ${w.status.padEnd(11)}  ${done.padStart(15)}  ${String(w.counts.ERROR_FATAL).padStart(7)}  ${limit.padEnd(6)}  ${w.user ?? "-"}\n`,
       );
     }
     if (answer.total > rows.length)

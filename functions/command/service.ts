@@ -2,7 +2,8 @@
  * command — the state-changing commands of the CLI and the GUI (bus/commands.ts).
  *
  * Subscribes: cmd.<caller>.<verb> (core NATS request/reply, queue group `commands`).
- * Publishes: the answer (after commit); ctl.<cluster>.<owner>.kill for instances to kill;
+ * Publishes: the answer (after commit); ctl.<cluster>.<owner>.kill for instances to kill,
+ *   ctl.<cluster>.<owner>.limit when a workflow's limits changed;
  *   sched.wake when tasks may run; events evt.workflow.<wf> / evt.tasks.<wf>.
  * Idempotency: each command runs in one transaction under the workflow's row lock and
  *   states its precondition (stopping a HALTED workflow answers as a no-op; resuming a
@@ -45,11 +46,12 @@ import {
 import { retryConflicts } from "../../store/conflicts.ts";
 import { releaseDownstream } from "../../store/downstream.ts";
 import { haltTasks, type KillList, setWorkflowStatus } from "../../store/halt.ts";
+import { currentLimits } from "../../store/limits.ts";
 import { isAdmin } from "../../store/people.ts";
 import { releaseWorkflow, resetWorkflow, resumeWorkflow } from "../../store/resume.ts";
 import { finishIfAllDone, settleWorkflows } from "../../store/workflow-end.ts";
 import { type FunctionContext, functionContext } from "../context.ts";
-import { publishKills } from "../owners.ts";
+import { publishKills, publishLimits } from "../owners.ts";
 
 /** A command's context: the database, and who asks (from the request's subject). */
 type Deps = Pick<FunctionContext, "sql"> & { caller: string };
@@ -83,6 +85,8 @@ type Answer<K extends keyof Endpoints> = NonNullable<Endpoints[K]["answer"]>;
 interface Effects<A> {
   answer: A;
   kills?: Pick<KillList, "cluster" | "instance_ids">[];
+  /** workflows whose limits changed: their bridges are told */
+  limits?: number[];
   wake?: number[];
   events: PendingEvents;
 }
@@ -129,8 +133,15 @@ async function resume(deps: Deps, cmd: Request<"resume">): Promise<Effects<Answe
       submissionId: null,
     });
     events.workflow(wf.id, "QUEUED");
+    const limits = await currentLimits(tx, wf.id);
     return {
-      answer: { ok: true, workflow_id: wf.id, run_id: runId, status: "QUEUED" },
+      answer: {
+        ok: true,
+        workflow_id: wf.id,
+        run_id: runId,
+        status: "QUEUED",
+        ...(limits ? { limits: { workflow: limits.workflow, templates: limits.templates } } : {}),
+      },
       kills: killed,
       wake: [wf.id],
       events,
@@ -154,6 +165,7 @@ async function concurrency(
     }
     return {
       answer: { ok: true, workflow_id: wf.id, template: cmd.template ?? null, limit: cmd.limit },
+      limits: [wf.id],
       wake: [wf.id],
       events,
     };
@@ -292,6 +304,12 @@ async function run<A>(
   for (const k of effects.kills ?? []) {
     await publishKills(ctx, k.cluster, k.instance_ids, subject).catch((err) =>
       ctx.log.warn({ err, cluster: k.cluster }, "kill order not published"),
+    );
+  }
+  for (const workflowId of effects.limits ?? []) {
+    // Not re-sent when lost: the next batch of the workflow carries the new limits.
+    await publishLimits(ctx, workflowId).catch((err) =>
+      ctx.log.warn({ err, workflowId }, "limit order not published"),
     );
   }
   for (const workflowId of effects.wake ?? []) {

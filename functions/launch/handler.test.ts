@@ -95,6 +95,8 @@ describe("launch", () => {
       template: "t",
       resources: { cores: 1, memory_bytes: 1024 ** 3, runtime_seconds: 600, project: null },
       heartbeat_seconds: 30,
+      // The workflow's limits as the bridge holds them: none set, none changed yet.
+      limits: { version: 0, workflow: null, templates: { t: null } },
       instances: instances.map((i, step) => ({
         id: i.id,
         task_id: i.task_id,

@@ -11,6 +11,7 @@ import {
   unpublishedBatchesOf,
 } from "../../store/launch.ts";
 import { loadLaunchBatches, markBatchesPublished } from "../../store/launch-batch.ts";
+import { currentLimits } from "../../store/limits.ts";
 import { sortedIds } from "../../store/task-transition.ts";
 import { defineFunction, type FunctionContext } from "../context.ts";
 import { publishLaunches } from "../owners.ts";
@@ -108,6 +109,8 @@ export async function instantiate(
     }
     const messages: LaunchBatch[] = [];
     const empty: number[] = [];
+    // The bridge holds the workflow's limits from here on (and from limit orders).
+    const limits = await currentLimits(tx, workflowId);
     plan.forEach((b, i) => {
       const id = batchIds[i]!;
       const first = b.rows[0]!;
@@ -147,6 +150,7 @@ export async function instantiate(
         },
         heartbeat_seconds: r.heartbeatSeconds,
         ...settings.get(first.array_id),
+        ...(limits ? { limits } : {}),
         instances: entries,
       });
     });
@@ -213,8 +217,15 @@ export function createLaunch(options: LaunchOptions = {}) {
         if (stale.length > 0) {
           const again = await loadLaunchBatches(ctx.sql, stale);
           await markBatchesPublished(ctx.sql, again.done);
+          const limits =
+            again.batches.length > 0 ? await currentLimits(ctx.sql, workflowId) : undefined;
           for (const b of again.batches) {
-            messages.push({ v: 1, ...b, heartbeat_seconds: r.heartbeatSeconds });
+            messages.push({
+              v: 1,
+              ...b,
+              heartbeat_seconds: r.heartbeatSeconds,
+              ...(limits ? { limits } : {}),
+            });
           }
           log.info({ batches: again.batches.length }, "re-publishing unpublished launch batches");
         }

@@ -117,6 +117,8 @@ export function startQueryService(deps: QueryServiceDeps): Promise<RunningServic
             total: w.total,
             counts: w.counts,
             created_at: w.created_at,
+            limit: w.limit,
+            paused: w.paused,
           })),
         };
       },

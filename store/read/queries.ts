@@ -23,9 +23,19 @@ export async function workflowSummary(
       created_at: Date;
       status_at: Date;
       run: { id: number; status: string } | null;
+      limit: number | null;
+      template_limits: Record<string, number | null>;
     }[]
   >`
     select w.id, w.name, w.status, w.created_at, w.status_at,
+      w.max_concurrently_running as limit,
+      coalesce((
+        select json_object_agg(tt.name, a.max_concurrently_running)
+        from task_array a
+        join task_template_version v on v.id = a.task_template_version_id
+        join task_template tt on tt.id = v.task_template_id
+        where a.workflow_id = w.id and a.max_concurrently_running is not null
+      ), '{}') as template_limits,
       (select json_build_object('id', r.id, 'status', r.status)
         from workflow_run r where r.workflow_id = w.id order by r.id desc limit 1) as run
     from workflow w where w.id = ${workflowId}`;
@@ -42,6 +52,7 @@ export async function workflowSummary(
     run: wf.run,
     created_at: iso(wf.created_at)!,
     status_at: iso(wf.status_at)!,
+    limits: { workflow: wf.limit, templates: wf.template_limits },
   };
 }
 

@@ -26,6 +26,10 @@ export interface WorkflowRow {
   status_at: string;
   total: number;
   counts: Counts;
+  /** how many of its tasks may run at once (null: no limit; 0: paused) */
+  limit: number | null;
+  /** the workflow or one of its templates is paused (limit 0) */
+  paused: boolean;
 }
 
 export interface WorkflowsAnswer {
@@ -48,7 +52,11 @@ export async function listWorkflows(sql: Sql, f: WorkflowsFilter): Promise<Workf
   const [rows, [count]] = await Promise.all([
     sql<Omit<WorkflowRow, "counts" | "total">[]>`
       select w.id, w.name, w.status, w.submitted_by as user,
-        t.name || ' v' || tv.version as tool, w.created_at, w.status_at
+        t.name || ' v' || tv.version as tool, w.created_at, w.status_at,
+        w.max_concurrently_running as limit,
+        w.max_concurrently_running = 0 or exists (
+          select 1 from task_array a where a.workflow_id = w.id and a.max_concurrently_running = 0
+        ) as paused
       from workflow w
       join tool_version tv on tv.id = w.tool_version_id
       join tool t on t.id = tv.tool_id

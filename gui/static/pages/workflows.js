@@ -151,7 +151,7 @@ export async function render(view) {
             h(
               "div",
               { class: "small muted" },
-              `${int(w.counts.DONE)} / ${int(w.total)} done · ${pct(w.counts.DONE, w.total)}`,
+              `${int(w.counts.DONE)} / ${int(w.total)} done · ${pct(w.counts.DONE, w.total)}${limitNote(w)}`,
             ),
           ),
           h("td", { title: dateTime(w.created_at) }, ago(w.created_at, now)),
@@ -239,3 +239,11 @@ export async function render(view) {
     view.signal,
   ).addEventListener("error", () => view.setLive("connecting"));
 }
+
+/** An active limit, as the CLI's workflows list shows it: paused, or how many at once. */
+const limitNote = (w) =>
+  w.paused
+    ? " · paused"
+    : w.limit === null || w.limit === undefined
+      ? ""
+      : ` · limit ${int(w.limit)}`;
