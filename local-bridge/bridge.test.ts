@@ -334,7 +334,11 @@ describe("local bridge: local and sequential clusters", () => {
     await order(2, 5);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(seen.runningAt.has(a), false, "an older order is not taken");
-    await publisher.publish(Contracts.kill, { v: 1, instance_ids: [b], reason: "stopped" }, "local");
+    await publisher.publish(
+      Contracts.kill,
+      { v: 1, instance_ids: [b], reason: "stopped" },
+      "local",
+    );
     const dropped = await resultOf(b);
     assert.equal((dropped.entry as TiError["results"][number]).kind, "killed");
     assert.match((dropped.entry as TiError["results"][number]).message, /before it started/);
