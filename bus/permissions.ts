@@ -33,6 +33,8 @@ export function personPermissions(token: string): Permissions {
         `query.${token}.>`,
         `ti.${token}.>`,
         `bridge.heartbeat.*.${token}`,
+        // Asking their own bridges for their task logs (bus/bridge-logs.ts).
+        `logs.${token}.>`,
         "$JS.API.INFO",
         ...pull(s.launch),
         ...pull(s.ctl),
@@ -45,7 +47,10 @@ export function personPermissions(token: string): Permissions {
         `$JS.API.STREAM.PURGE.${bucket}`,
       ],
     },
-    subscribe: { allow: [`${inboxPrefix(token)}.>`, `wf.reply.${token}.>`, "evt.>"] },
+    subscribe: {
+      // Their bridges answer `logs.<me>.<cluster>`: no one else's.
+      allow: [`${inboxPrefix(token)}.>`, `wf.reply.${token}.>`, "evt.>", `logs.${token}.>`],
+    },
   };
 }
 
@@ -63,7 +68,8 @@ export function rolePermissions(role: Role, token: string): Permissions | undefi
     }
     case "gui":
       return {
-        publish: { allow: ["cmd.>", "query.>", "$JS.API.INFO"] },
+        // Task logs from their owners' bridges, once the query service said who may see them.
+        publish: { allow: ["cmd.>", "query.>", "logs.>", "$JS.API.INFO"] },
         subscribe: { allow: [`${inboxPrefix(token)}.>`, "evt.>"] },
       };
     case "supervisor":

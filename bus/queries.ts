@@ -270,6 +270,8 @@ export interface LogsAnswer {
   /** false while the instance may still write to the file */
   ended: boolean;
   cluster: string;
+  /** the workflow's owner (a user token): their bridge of `cluster` can read the file */
+  owner: string | null;
   node: string | null;
   stream: "stdout" | "stderr";
   /** null until its bridge has reported where the file is */

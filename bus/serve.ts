@@ -104,13 +104,21 @@ export async function answer<E extends Record<string, EndpointContract>>(
   }
 }
 
-/** Serves a service's endpoints until stopped; stop() drains and awaits what is in flight. */
+/**
+ * Serves a service's endpoints until stopped; stop() drains and awaits what is in flight.
+ * `only`: a narrower subject than the contract's (a person's bridge listens under its
+ * own token only).
+ */
 export function serve<E extends Record<string, EndpointContract>>(
   nc: NatsConnection,
   contract: ServiceContract<E>,
   handlers: Handlers<E>,
   parentLog: Logger,
+  only?: string,
 ): RunningService {
+  if (only !== undefined && !subjectMatches(contract.subjects, only)) {
+    throw new Error(`${only} is outside ${contract.name}'s ${contract.subjects}`);
+  }
   const log = parentLog.child({ service: contract.name });
   const inFlight = new Set<Promise<void>>();
   const respond = (m: Msg, body: unknown) => {
@@ -125,7 +133,7 @@ export function serve<E extends Record<string, EndpointContract>>(
       );
     }
   };
-  const sub = nc.subscribe(contract.subjects, {
+  const sub = nc.subscribe(only ?? contract.subjects, {
     queue: contract.queue,
     callback: (err, m) => {
       if (err) return log.warn({ err }, "subscription error");

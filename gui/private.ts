@@ -8,11 +8,13 @@
  *
  * Who asks is decided as for actions (auth.ts); whether they may see it, by the query
  * service (the same rule as `drover logs`): the GUI asks it as that person. The GUI's
- * database role may not read environments at all, and a site's GUI host may not be able
- * to read a person's files: such a file is answered with `unreadable` and its path.
+ * database role may not read environments at all, and a site's GUI may not be able to
+ * read a person's files (0600, theirs): such a file is read by the owner's bridge of the
+ * task's cluster (bus/bridge-logs.ts), or answered with `unreadable`, its path and why.
  */
 import type { IncomingMessage } from "node:http";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { readLogViaBridge } from "../client/bridge-logs.ts";
 import { Queries, QueryFailed } from "../client/query.ts";
 import { LogUnreadable, readLogSlice } from "../core/log-file.ts";
 import { actingUser, type GuiAuth } from "./auth.ts";
@@ -70,7 +72,22 @@ export function privateRoutes(nc: NatsConnection, auth: GuiAuth): Route[] {
           return { ...source, ...range, content: bytes.toString("utf8") };
         } catch (err) {
           if (!(err instanceof LogUnreadable)) throw err;
-          return { ...source, content: null, unreadable: err.message };
+          // Not readable here (a site's GUI is not the owner): the owner's bridge reads it.
+          if (source.owner === null) return { ...source, content: null, unreadable: err.message };
+          try {
+            const slice = await readLogViaBridge(
+              nc,
+              { owner: source.owner, cluster: source.cluster },
+              { path: source.path, start: offset, max_bytes: limit },
+            );
+            return { ...source, ...slice, via: "bridge" };
+          } catch (viaBridge) {
+            return {
+              ...source,
+              content: null,
+              unreadable: `${err.message}; ${(viaBridge as Error).message}`,
+            };
+          }
         }
       },
     },

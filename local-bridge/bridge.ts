@@ -12,6 +12,7 @@ import { MemoryCgroups } from "../worker/cgroup.ts";
 import { LiveSet } from "../worker/live.ts";
 import { MemorySampler } from "../worker/proc.ts";
 import { Reporter } from "../worker/reporter.ts";
+import { serveLogs } from "../worker/serve-logs.ts";
 import { DummyCluster } from "./dummy.ts";
 import type { ClusterExecutor, ExecutorDeps } from "./executor.ts";
 import { ProcessCluster } from "./process-cluster.ts";
@@ -151,6 +152,10 @@ export async function startLocalBridge(options: LocalBridgeOptions): Promise<Loc
   }
   // Again now that the streams are there (the first beat may have come before them).
   void beat();
+  // The logs it wrote, for those who cannot read its person's files (a site's GUI).
+  const logServices = clusters
+    .filter((c) => c !== "dummy")
+    .map((c) => serveLogs(nc, owner, c, [options.logDir], log));
 
   const unmeasure = [
     bridgeInstances.add(() =>
@@ -186,6 +191,7 @@ export async function startLocalBridge(options: LocalBridgeOptions): Promise<Loc
         await Promise.allSettled(launchFns.map((f) => f.stop()));
         await Promise.allSettled(executors.map((e) => e.stop()));
         await Promise.allSettled(ctlFns.map((f) => f.stop()));
+        await Promise.allSettled(logServices.map((s) => s.stop()));
         clearInterval(beatTimer);
         for (const remove of unmeasure) remove();
         live.stop();

@@ -4,6 +4,7 @@ import { connectionRole } from "../bus/connect.ts";
 import { bridgeInstances } from "../bus/metrics.ts";
 import { createPublisher } from "../bus/publish.ts";
 import type { Logger } from "../core/log.ts";
+import { serveLogs } from "../worker/serve-logs.ts";
 import { readopt } from "./adopt.ts";
 import { bridgeStats, type SlurmBridgeStats, startAnnouncing } from "./announce.ts";
 import type { SlurmCommands } from "./commands.ts";
@@ -135,6 +136,8 @@ export async function startSlurmBridge(options: SlurmBridgeOptions): Promise<Slu
   });
   live.start();
   poller.start();
+  // The logs its jobs wrote, for those who cannot read its person's files (a site's GUI).
+  const logs = serveLogs(options.nc, core.owner, core.cluster, [options.logDir], log);
   // Slurm holds the slots: what the bridge has is the instances of jobs not yet ended.
   const unmeasure = bridgeInstances.add(() => [
     { labels: { cluster: core.cluster, state: "running" }, value: state.liveCount },
@@ -167,6 +170,7 @@ export async function startSlurmBridge(options: SlurmBridgeOptions): Promise<Slu
         abort.abort();
         await Promise.allSettled(running.map((f) => f.stop()));
         await poller.stop();
+        await logs.stop();
         announcing.stop();
         unmeasure();
         live.stop();

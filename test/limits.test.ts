@@ -24,23 +24,28 @@ async function until(wf: number, what: string, ready: (c: Record<string, number>
 }
 
 /** Each task writes when it started and ended (ns since the epoch) to `<dir>/<i>`. */
-function napSpec(name: string, dir: string, tasks: number, limit: number): string {
+function napSpec(name: string, dir: string, tasks: number, limit: number, seconds: number): string {
   return `tool: { name: limits_test }
 workflow: { name: ${name}, args: { name: ${name} }, default_cluster: local, max_concurrently_running: ${limit} }
 templates:
   - name: nap
-    command: "${napCommand(dir, 1)}"
+    command: "${napCommand(dir, seconds)}"
     node_args: [i]
 tasks:
   - { template: nap, foreach: { i: [${Array.from({ length: tasks }, (_, i) => i + 1).join(", ")}] } }
 `;
 }
 
-function submit(name: string, tasks: number, limit: number): { wf: number; dir: string } {
+function submit(
+  name: string,
+  tasks: number,
+  limit: number,
+  seconds = 1,
+): { wf: number; dir: string } {
   const dir = join(stack.home, name);
   mkdirSync(dir);
   const spec = join(stack.home, `${name}.yaml`);
-  writeFileSync(spec, napSpec(name, dir, tasks, limit));
+  writeFileSync(spec, napSpec(name, dir, tasks, limit, seconds));
   const r = cli(["submit", spec, "--json"]);
   assert.equal(r.code, 0, r.stderr);
   return { wf: Number(json(r).id), dir };
@@ -53,7 +58,8 @@ describe("limits that hold", { timeout: 300_000 }, () => {
   after(() => stack?.down());
 
   test("a limit lowered from 20 to 1 with 20 tasks handed out: then one runs at a time", async () => {
-    const { wf, dir } = submit("lowered", 20, 20);
+    // Two-second tasks: the change lands while the first ones run, however slow the CLI.
+    const { wf, dir } = submit("lowered", 20, 20, 2);
     // All 20 handed to the bridge: 4 run (its slots), 16 wait there.
     await until(wf, "all handed out", (c) => (c.LAUNCHED ?? 0) + (c.RUNNING ?? 0) === 20);
     const lowered = cli(["concurrency", String(wf), "1"]);
@@ -70,7 +76,7 @@ describe("limits that hold", { timeout: 300_000 }, () => {
     // reach the bridge) finish; once they have ended, one task at a time.
     const { before, later, settled } = afterChange(all, changedAt, 1000);
     assert.ok(maxOverlap(before) >= 2, "before the change, several ran at once");
-    assert.ok(later.length >= 10, `${later.length} tasks started after the change settled`);
+    assert.ok(later.length >= 6, `${later.length} tasks started after the change settled`);
     assert.equal(maxOverlap(later, settled), 1, JSON.stringify(later));
   });
 

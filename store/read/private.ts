@@ -23,6 +23,8 @@ export interface LogSource {
   /** false while the instance may still write to its files */
   ended: boolean;
   cluster: string;
+  /** the workflow's owner (a user token): their bridge of `cluster` can read the file */
+  owner: string | null;
   /** the host it ran on, when known */
   node: string | null;
   stream: LogStream;
@@ -42,6 +44,8 @@ interface Readable {
   workflow_id: number;
   array_id: number;
   cluster: string;
+  /** the workflow's owner (a user token): whose bridge wrote the task's files */
+  owner: string | null;
 }
 
 /**
@@ -53,7 +57,7 @@ export async function privateAccess(
   taskId: number,
   caller: string,
 ): Promise<Readable | LogRefusal> {
-  const [task] = await sql<(Readable & { owner: string | null })[]>`
+  const [task] = await sql<Readable[]>`
     select t.name, t.workflow_id, t.array_id, w.owner, c.name as cluster
     from task t join workflow w on w.id = t.workflow_id join cluster c on c.id = t.cluster_id
     where t.id = ${taskId}`;
@@ -111,6 +115,7 @@ export async function taskLogSource(
     status: inst.status,
     ended: !(LIVE_INSTANCE as readonly string[]).includes(inst.status),
     cluster: task.cluster,
+    owner: task.owner,
     node: inst.node,
     stream: q.stream,
     path: q.stream === "stdout" ? inst.stdout_path : inst.stderr_path,
