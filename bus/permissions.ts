@@ -14,6 +14,11 @@ import { personStreams } from "./person-streams.ts";
 export interface Permissions {
   publish: { allow: string[] };
   subscribe: { allow: string[] };
+  /**
+   * May answer requests it received (one reply each, to the asker's inbox, whoever they
+   * are): a person's bridges answer the GUI's requests for their task logs.
+   */
+  allow_responses?: boolean;
 }
 
 export function personPermissions(token: string): Permissions {
@@ -51,6 +56,7 @@ export function personPermissions(token: string): Permissions {
       // Their bridges answer `logs.<me>.<cluster>`: no one else's.
       allow: [`${inboxPrefix(token)}.>`, `wf.reply.${token}.>`, "evt.>", `logs.${token}.>`],
     },
+    allow_responses: true,
   };
 }
 
@@ -62,6 +68,7 @@ export function rolePermissions(role: Role, token: string): Permissions | undefi
       // A person who also manages the site: streams, consumers, dead letters, queues.
       const p = personPermissions(token);
       return {
+        ...p,
         publish: { allow: [...p.publish.allow, "$JS.>", "cluster.queues"] },
         subscribe: { allow: [...p.subscribe.allow, "dlq.>"] },
       };

@@ -106,6 +106,11 @@ describe("drover logs", () => {
         r.stderr,
         /\/nonexistent\/x\.out is not on this host: it was written on far-node-7/,
       );
+      // The owner's bridge was asked too, and said why it could not read it either.
+      assert.match(
+        r.stderr,
+        /its owner's bridge could not read it: .* does not exist on this bridge's host/,
+      );
     } finally {
       await sql`update task_instance set stdout_path = ${inst!.stdout_path} where id = ${inst!.id}`;
     }

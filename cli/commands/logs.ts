@@ -3,7 +3,10 @@
 // person running the command: a task's logs are its owner's files, which the service
 // account behind the query service may not be able to read.
 import { setTimeout as sleep } from "node:timers/promises";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { LOG_READ_MAX_BYTES } from "../../bus/bridge-logs.ts";
 import type { LogsAnswer } from "../../bus/queries.ts";
+import { readLogViaBridge } from "../../client/bridge-logs.ts";
 import { type Queries, QueryFailed } from "../../client/query.ts";
 import { LogUnreadable, readLogSlice } from "../../core/log-file.ts";
 import { ENDED_WORKFLOW } from "../../core/statuses.ts";
@@ -27,8 +30,9 @@ Print the standard output of task TASK's latest attempt (instance), or its stand
 error with --stderr. Attempts are numbered from 1 in the order they were made, as
 'drover task' lists them. Only the task's owner and admins may read its logs.
 
-The file is read on this host, as you: run the command where the task's log folder is
-(the host of 'drover up' for local tasks, a login node for Slurm tasks).
+The file is read on this host, as you. Where it is not here, your bridge of the task's
+cluster reads it for you, when it runs (the host of 'drover up' for local tasks, a login
+node for Slurm tasks); --follow reads on this host only.
 
 Options:
   --stderr      the attempt's standard error instead of its standard output
@@ -58,7 +62,7 @@ Example:
       stream: values.stderr ? "stderr" : "stdout",
       attempt,
     } as const;
-    return withQueries(io, async (q) => {
+    return withQueries(io, async (q, nc) => {
       const ask = (n: number | undefined) =>
         q.logs({ ...request, attempt: n }).catch((err) => {
           throw err instanceof QueryFailed ? new CliError(err.message, 2) : err;
@@ -67,7 +71,7 @@ Example:
       const source = await ask(attempt);
       // Following stays with this attempt, even when a retry makes a newer one.
       if (values.follow) return follow(io, source, () => ask(source.attempt));
-      const content = await readAll(source);
+      const content = await readAll(source, nc);
       if (json) {
         const { task: id, attempt: n, attempts, instance, status, stream, path } = source;
         writeJson(io, { task: id, attempt: n, attempts, instance, status, stream, path, content });
@@ -114,17 +118,37 @@ function located(source: LogsAnswer): string {
   );
 }
 
-async function readAll(source: LogsAnswer): Promise<string> {
+/** The whole file: read here, else by the owner's bridge of the task's cluster. */
+async function readAll(source: LogsAnswer, nc: NatsConnection): Promise<string> {
   const place = { path: located(source), node: source.node };
-  const decoder = new TextDecoder();
+  try {
+    const decoder = new TextDecoder();
+    let text = "";
+    for (let start = 0; ; ) {
+      const slice = await readLogSlice(place, { start, maxBytes: SLICE });
+      text += decoder.decode(slice.bytes, { stream: true });
+      start = slice.end;
+      if (slice.bytes.length === 0 || start >= slice.size) break;
+    }
+    return text + decoder.decode();
+  } catch (err) {
+    if (!(err instanceof LogUnreadable) || source.owner === null) return asCliError(err);
+    return readAllViaBridge(source, place.path, nc).catch((viaBridge: Error) =>
+      asCliError(new LogUnreadable(`${err.message}; ${viaBridge.message}`)),
+    );
+  }
+}
+
+async function readAllViaBridge(source: LogsAnswer, path: string, nc: NatsConnection) {
+  const owner = { owner: source.owner!, cluster: source.cluster };
   let text = "";
   for (let start = 0; ; ) {
-    const slice = await readLogSlice(place, { start, maxBytes: SLICE }).catch(asCliError);
-    text += decoder.decode(slice.bytes, { stream: true });
+    const slice = await readLogViaBridge(nc, owner, { path, start, max_bytes: LOG_READ_MAX_BYTES });
+    text += slice.content;
     start = slice.end;
-    if (slice.bytes.length === 0 || start >= slice.size) break;
+    if (slice.end === slice.start || start >= slice.size) break;
   }
-  return text + decoder.decode();
+  return text;
 }
 
 /**
