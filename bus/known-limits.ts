@@ -8,11 +8,13 @@ import type { WorkflowLimits } from "./schemas.ts";
 export class KnownLimits {
   readonly #byWorkflow = new Map<number, WorkflowLimits>();
 
-  /** Takes `limits` when newer than those known; true when they changed anything. */
+  /** Takes `limits` unless older than those known; true when they changed anything. */
   learn(workflowId: number, limits: WorkflowLimits | undefined): boolean {
     if (!limits) return false;
     const known = this.#byWorkflow.get(workflowId);
-    if (known && known.version >= limits.version) return false;
+    if (known && known.version > limits.version) return false;
+    // The same version may still name a template more (one added by a resubmission).
+    if (known && JSON.stringify(known) === JSON.stringify(limits)) return false;
     this.#byWorkflow.set(workflowId, limits);
     return true;
   }
@@ -24,11 +26,6 @@ export class KnownLimits {
   /** Every workflow's limits known, to be kept across a restart. */
   entries(): [number, WorkflowLimits][] {
     return [...this.#byWorkflow];
-  }
-
-  /** Forgets a workflow (nothing of it is held any more). */
-  forget(workflowId: number): void {
-    this.#byWorkflow.delete(workflowId);
   }
 
   /**

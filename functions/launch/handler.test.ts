@@ -241,7 +241,7 @@ describe("launch", () => {
     assert.equal(result.kind, "unlaunchable");
     assert.match(
       result.message,
-      /launch batch is \d+ bytes, more than the \d+ a NATS message may have/,
+      /launch batch is \d+ bytes \(and its headers\), more than the \d+ a NATS message may have/,
     );
     // Both batches are settled: the reaper has nothing to send again.
     const [row] = await sql<{ unpublished: number }[]>`
