@@ -7,7 +7,7 @@ import { personStreams } from "../bus/person-streams.ts";
 import { followWorkflow } from "../client/follow.ts";
 import { submitWorkflow } from "../client/submit.ts";
 import type { Submission } from "../submission/submission.ts";
-import { benchStack, STDERR, seconds } from "./stack.ts";
+import { benchStack, profileFlags, STDERR, seconds } from "./stack.ts";
 import { round3 } from "./stats.ts";
 import { stepTimes } from "./timeline.ts";
 
@@ -106,7 +106,14 @@ export async function runOnStack(
     stack.processes.push(query);
     const bridge = spawn(
       process.execPath,
-      ["--import", "tsx", "local-bridge/main.ts", "--clusters", sub.workflow.default_cluster],
+      [
+        ...profileFlags(),
+        "--import",
+        "tsx",
+        "local-bridge/main.ts",
+        "--clusters",
+        sub.workflow.default_cluster,
+      ],
       {
         env: { ...stack.env, ...asUser, ...bridgeEnv },
         stdio: ["ignore", STDERR, STDERR],

@@ -55,12 +55,9 @@ export async function benchStack(options: { auth?: boolean } = {}): Promise<Benc
     ...(keys ? { userCredentials: keys.user } : {}),
     processes,
     async startFunctions(names) {
-      // DROVER_BENCH_CPU_PROF=<dir>: the functions write a V8 CPU profile there on stop.
-      const prof = process.env.DROVER_BENCH_CPU_PROF;
-      const flags = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [];
       const child = spawn(
         process.execPath,
-        [...flags, "--import", "tsx", "functions/main.ts", ...names],
+        [...profileFlags(), "--import", "tsx", "functions/main.ts", ...names],
         {
           env,
           stdio: ["ignore", STDERR, STDERR],
@@ -77,6 +74,15 @@ export async function benchStack(options: { auth?: boolean } = {}): Promise<Benc
       await Promise.all([nats.stop(), db.drop()]);
     },
   };
+}
+
+/**
+ * DROVER_BENCH_CPU_PROF=<dir>: the processes a benchmark starts (functions, bridges)
+ * write a V8 CPU profile there when they stop.
+ */
+export function profileFlags(): string[] {
+  const dir = process.env.DROVER_BENCH_CPU_PROF;
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
 }
 
 /** Credentials for the functions and for the user, and the server's users block. */
