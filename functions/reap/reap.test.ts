@@ -1,6 +1,7 @@
 // The reaper, deterministically: backdate the dates it looks at, then sweep directly.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { Commands } from "../../client/commands.ts";
 import { followWorkflow } from "../../client/follow.ts";
 import { silentLogger } from "../../core/log.ts";
 import { REAP_LOCK_KEY } from "../../store/reap.ts";
@@ -124,6 +125,8 @@ describe("reap", { timeout: 90_000 }, () => {
     const report = await sweep(timerCtx());
     assert.equal(report.requeued, 1);
     assert.equal(report.republished, 1);
+    // Sent again to the bridge, they wait there while the workflow is paused: lifted.
+    await new Commands(stack.nc).concurrency({ workflow_id: bound.workflow_id, limit: null });
     await until(async () => {
       const rows = await stack.sql<{ n: number }[]>`
         select count(*)::int as n from task_instance where workflow_id = ${bound.workflow_id} and status = 'DONE'`;
