@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { answers, endpoint, service } from "./contract.ts";
+import type { LimitsView } from "./schemas.ts";
 
 /**
  * State-changing commands over core NATS request/reply, used by the CLI and the GUI so
@@ -103,7 +104,7 @@ export interface ResumeAnswer {
   run_id: number;
   status: string;
   /** its limits, which the new run keeps (null: no limit; 0: paused) */
-  limits?: { workflow: number | null; templates: Record<string, number | null> };
+  limits?: LimitsView;
 }
 export interface ConcurrencyAnswer {
   ok: true;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { TASK_STATUSES, WORKFLOW_STATUSES } from "../core/statuses.ts";
 import { answers, endpoint, service } from "./contract.ts";
+import type { LimitsView } from "./schemas.ts";
 
 /**
  * Read models over core NATS request/reply (not JetStream), served by the query service
@@ -98,7 +99,7 @@ export interface WorkflowAnswer {
   created_at: string;
   status_at: string;
   /** how many tasks may run at once, of the workflow and per template (null: no limit, 0: paused) */
-  limits: { workflow: number | null; templates: Record<string, number | null> };
+  limits: LimitsView;
 }
 
 export interface TasksAnswer {

@@ -203,6 +203,8 @@ export type TiError = z.infer<typeof TiError>;
 export type ErrorKind = z.infer<typeof ErrorKind>;
 export type KillOrder = z.infer<typeof KillOrder>;
 export type WorkflowLimits = z.infer<typeof WorkflowLimits>;
+/** A workflow's limits as answers show them (without the bridges' version). */
+export type LimitsView = Omit<WorkflowLimits, "version">;
 export type LimitOrder = z.infer<typeof LimitOrder>;
 export type BridgeHeartbeat = z.infer<typeof BridgeHeartbeat>;
 export type QueueLimits = z.infer<typeof QueueLimits>;

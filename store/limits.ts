@@ -1,24 +1,17 @@
+import type { WorkflowLimits } from "../bus/schemas.ts";
 import type { Tx } from "./commands.ts";
 
 /**
- * A workflow's limits as its bridges hold them (bus/schemas.ts WorkflowLimits): the
- * workflow's, each template's (null: not limited), and a version that grows with every
- * change: the number of its recorded limit changes (limit_change only grows).
+ * The workflow's limits now, as its bridges hold them: the workflow's, each template's
+ * (null: not limited), and a version that grows with every change: the number of its
+ * recorded limit changes (limit_change only grows). Undefined when there is no such
+ * workflow.
  */
-export interface CurrentLimits {
-  version: number;
-  workflow: number | null;
-  templates: Record<string, number | null>;
-}
-
-/** The workflow's limits now; undefined when there is no such workflow. */
 export async function currentLimits(
   sql: Tx,
   workflowId: number,
-): Promise<CurrentLimits | undefined> {
-  const [row] = await sql<
-    { workflow: number | null; version: number; templates: Record<string, number | null> }[]
-  >`
+): Promise<WorkflowLimits | undefined> {
+  const [row] = await sql<WorkflowLimits[]>`
     select w.max_concurrently_running as workflow,
       (select count(*)::int from limit_change c where c.workflow_id = w.id) as version,
       coalesce((

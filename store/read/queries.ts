@@ -1,6 +1,7 @@
 import type { Sql } from "postgres";
 import type { ErrorsAnswer, TaskAnswer, TasksAnswer, WorkflowAnswer } from "../../bus/queries.ts";
 import { FAILED_INSTANCE } from "../../core/statuses.ts";
+import { currentLimits } from "../limits.ts";
 import { arraysNamed, errorGroups } from "./errors.ts";
 import { foldCounts, iso } from "./shared.ts";
 import { taskDetail as taskPage } from "./task.ts";
@@ -23,25 +24,18 @@ export async function workflowSummary(
       created_at: Date;
       status_at: Date;
       run: { id: number; status: string } | null;
-      limit: number | null;
-      template_limits: Record<string, number | null>;
     }[]
   >`
     select w.id, w.name, w.status, w.created_at, w.status_at,
-      w.max_concurrently_running as limit,
-      coalesce((
-        select json_object_agg(tt.name, a.max_concurrently_running)
-        from task_array a
-        join task_template_version v on v.id = a.task_template_version_id
-        join task_template tt on tt.id = v.task_template_id
-        where a.workflow_id = w.id and a.max_concurrently_running is not null
-      ), '{}') as template_limits,
       (select json_build_object('id', r.id, 'status', r.status)
         from workflow_run r where r.workflow_id = w.id order by r.id desc limit 1) as run
     from workflow w where w.id = ${workflowId}`;
   if (!wf) return undefined;
-  const rows = await sql<{ status: string; n: number }[]>`
-    select status, count(*)::int as n from task where workflow_id = ${workflowId} group by status`;
+  const [rows, limits] = await Promise.all([
+    sql<{ status: string; n: number }[]>`
+      select status, count(*)::int as n from task where workflow_id = ${workflowId} group by status`,
+    currentLimits(sql, workflowId),
+  ]);
   const { counts, total } = foldCounts(rows);
   return {
     id: wf.id,
@@ -52,7 +46,7 @@ export async function workflowSummary(
     run: wf.run,
     created_at: iso(wf.created_at)!,
     status_at: iso(wf.status_at)!,
-    limits: { workflow: wf.limit, templates: wf.template_limits },
+    limits: { workflow: limits?.workflow ?? null, templates: limits?.templates ?? {} },
   };
 }
 
