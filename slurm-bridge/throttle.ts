@@ -67,36 +67,26 @@ async function applyWorkflow(
   workflowId: number,
   parts: TrackedPart[],
 ): Promise<void> {
-  const limits = core.state.limits.get(workflowId);
+  const { limits } = core.state;
   // Never limited here, and nothing set before: Slurm's own defaults stand.
-  if (!limits && parts.every((p) => !p.limited)) return;
+  if (!limits.get(workflowId) && parts.every((p) => !p.limited)) return;
   parts.sort((a, b) => a.submittedAt - b.submittedAt || a.batchId - b.batchId);
   const of = new Map(parts.map((p) => [p, counts(p)]));
-  const runningIn = (template?: string) =>
-    parts
-      .filter((p) => template === undefined || p.template === template)
-      .reduce((n, p) => n + of.get(p)!.running, 0);
-  let roomOfWorkflow =
-    limits?.workflow == null ? Number.POSITIVE_INFINITY : limits.workflow - runningIn();
-  const roomOfTemplate = new Map<string, number>();
+  // What may run once this pass is done: what runs now, plus what each array is let
+  // start, in all and per template; the limits' room is measured against it.
+  let allowed = 0;
+  const allowedOf = new Map<string | undefined, number>();
+  const allow = (template: string | undefined, n: number) => {
+    allowed += n;
+    allowedOf.set(template, (allowedOf.get(template) ?? 0) + n);
+  };
+  for (const [part, c] of of) allow(part.template, c.running);
   for (const part of parts) {
     const { running, pending } = of.get(part)!;
     if (pending === 0) continue;
-    const template = part.template;
-    const templateLimit = template === undefined ? null : (limits?.templates[template] ?? null);
-    if (template !== undefined && !roomOfTemplate.has(template)) {
-      roomOfTemplate.set(
-        template,
-        templateLimit === null ? Number.POSITIVE_INFINITY : templateLimit - runningIn(template),
-      );
-    }
-    const room = Math.min(
-      roomOfWorkflow,
-      template === undefined ? Number.POSITIVE_INFINITY : roomOfTemplate.get(template)!,
-    );
-    const extra = Math.max(0, Math.min(pending, room));
-    roomOfWorkflow -= extra;
-    if (template !== undefined) roomOfTemplate.set(template, roomOfTemplate.get(template)! - extra);
+    const room = limits.room(workflowId, part.template, allowed, allowedOf.get(part.template) ?? 0);
+    const extra = Math.min(pending, room);
+    allow(part.template, extra);
     const wanted: ArrayLimit =
       room === Number.POSITIVE_INFINITY
         ? { throttle: 0, held: false }
