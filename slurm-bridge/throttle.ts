@@ -97,6 +97,18 @@ async function applyWorkflow(
   }
 }
 
+/**
+ * Whether scontrol did what was asked of an array's pending elements. It exits 1 when
+ * some elements of the array have ended ("2484_0-7: Job has already finished") even
+ * though it held or released the others ("2484_8-15: No error"): that is success here,
+ * or a hold would go unrecorded and never be released.
+ */
+export function appliedToPending(result: { code: number | null; stdout: string; stderr: string }) {
+  if (result.code === 0) return true;
+  const lines = `${result.stdout}\n${result.stderr}`.split("\n").filter((l) => l.trim() !== "");
+  return lines.length > 0 && lines.every((l) => /No error|already finished/i.test(l));
+}
+
 async function setArray(core: BridgeCore, part: TrackedPart, wanted: ArrayLimit): Promise<void> {
   const before = part.limited ?? { throttle: 0, held: false };
   const steps: string[][] = [];
@@ -108,7 +120,7 @@ async function setArray(core: BridgeCore, part: TrackedPart, wanted: ArrayLimit)
   if (!wanted.held && before.held) steps.push(["release", part.jobId]);
   for (const args of steps) {
     const result = await core.cmds.run("scontrol", args);
-    if (result.code !== 0) {
+    if (!appliedToPending(result)) {
       // Typically an array that ended meanwhile; the next poll sets it again if needed.
       core.log.warn(
         { job: part.jobId, args, stderr: result.stderr.trim().slice(0, 300) },
