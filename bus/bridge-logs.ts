@@ -11,7 +11,7 @@ import { answers, endpoint, service } from "./contract.ts";
  * log folders.
  */
 
-/** The most one answer carries: well under NATS's 1 MB payload once JSON-escaped. */
+/** The most one answer carries: well under NATS's 1 MB payload in base64. */
 export const LOG_READ_MAX_BYTES = 256 * 1024;
 
 export const LogRead = z.object({
@@ -24,8 +24,8 @@ export const LogRead = z.object({
 export type LogRead = z.infer<typeof LogRead>;
 
 export interface LogReadAnswer {
-  /** the bytes read, as UTF-8 (a slice may cut a character at its ends) */
-  content: string;
+  /** the bytes read, in base64: a slice may cut a UTF-8 character, decoded by the asker */
+  base64: string;
   start: number;
   end: number;
   size: number;

@@ -14,9 +14,9 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { readLogViaBridge } from "../client/bridge-logs.ts";
+import { readLogAnywhere } from "../client/bridge-logs.ts";
 import { Queries, QueryFailed } from "../client/query.ts";
-import { LogUnreadable, readLogSlice } from "../core/log-file.ts";
+import { LogUnreadable } from "../core/log-file.ts";
 import { actingUser, type GuiAuth } from "./auth.ts";
 import { HttpError, pathId } from "./http.ts";
 import type { Route } from "./routes.ts";
@@ -64,30 +64,16 @@ export function privateRoutes(nc: NatsConnection, auth: GuiAuth): Route[] {
           return { ...source, content: "", start: 0, end: 0, size: 0 };
         }
         try {
-          const slice = await readLogSlice(
-            { path: source.path, node: source.node },
+          // Read here, or (a site's GUI is not the owner) by the owner's bridge.
+          const { bytes, ...range } = await readLogAnywhere(
+            nc,
+            { ...source, path: source.path },
             { start: offset, maxBytes: limit },
           );
-          const { bytes, ...range } = slice;
           return { ...source, ...range, content: bytes.toString("utf8") };
         } catch (err) {
           if (!(err instanceof LogUnreadable)) throw err;
-          // Not readable here (a site's GUI is not the owner): the owner's bridge reads it.
-          if (source.owner === null) return { ...source, content: null, unreadable: err.message };
-          try {
-            const slice = await readLogViaBridge(
-              nc,
-              { owner: source.owner, cluster: source.cluster },
-              { path: source.path, start: offset, max_bytes: limit },
-            );
-            return { ...source, ...slice, via: "bridge" };
-          } catch (viaBridge) {
-            return {
-              ...source,
-              content: null,
-              unreadable: `${err.message}; ${(viaBridge as Error).message}`,
-            };
-          }
+          return { ...source, content: null, unreadable: err.message };
         }
       },
     },

@@ -18,6 +18,7 @@ describe("task logs served by the owner's bridge", () => {
   let service: RunningService;
   let dir: string;
   let logs: string;
+  let accents: string;
   const alice = { owner: "alice", cluster: "local" };
 
   before(async () => {
@@ -27,6 +28,8 @@ describe("task logs served by the owner's bridge", () => {
     logs = join(dir, "logs");
     mkdirSync(join(logs, "7"), { recursive: true });
     writeFileSync(join(logs, "7", "t.1.out"), "first line\nsecond line\nlast line\n");
+    accents = join(logs, "7", "t.2.out");
+    writeFileSync(accents, "é\n");
     writeFileSync(join(dir, "secret"), "not a log\n");
     symlinkSync(join(dir, "secret"), join(logs, "7", "link.out"));
     service = serveLogs(nc, "alice", "local", [logs], silentLogger);
@@ -40,10 +43,16 @@ describe("task logs served by the owner's bridge", () => {
 
   test("its tail, then any slice, with the file's size", async () => {
     const path = join(logs, "7", "t.1.out");
-    const tail = await readLogViaBridge(nc, alice, { path, max_bytes: 10 });
-    assert.deepEqual(tail, { content: "last line\n", start: 23, end: 33, size: 33 });
+    const { bytes, ...tail } = await readLogViaBridge(nc, alice, { path, max_bytes: 10 });
+    assert.deepEqual(
+      { ...tail, content: bytes.toString("utf8") },
+      { content: "last line\n", start: 23, end: 33, size: 33 },
+    );
     const head = await readLogViaBridge(nc, alice, { path, start: 0, max_bytes: 11 });
-    assert.equal(head.content, "first line\n");
+    assert.equal(head.bytes.toString("utf8"), "first line\n");
+    // Bytes, not text: a slice that cuts a character keeps its bytes for the asker.
+    const cut = await readLogViaBridge(nc, alice, { path: accents, start: 0, max_bytes: 1 });
+    assert.deepEqual([...cut.bytes], [0xc3]);
   });
 
   test("nothing outside its log folders: other files, links out, relative paths", async () => {

@@ -28,7 +28,7 @@ export function serveLogs(
         try {
           const slice = await readLogSlice({ path }, { start: q.start, maxBytes: q.max_bytes });
           const { bytes, ...range } = slice;
-          return { ...range, content: bytes.toString("utf8") };
+          return { ...range, base64: bytes.toString("base64") };
         } catch (err) {
           if (err instanceof LogUnreadable) throw new Refused(err.message);
           throw err;

@@ -4,9 +4,8 @@
 // account behind the query service may not be able to read.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { LOG_READ_MAX_BYTES } from "../../bus/bridge-logs.ts";
 import type { LogsAnswer } from "../../bus/queries.ts";
-import { readLogViaBridge } from "../../client/bridge-logs.ts";
+import { readLogAnywhere } from "../../client/bridge-logs.ts";
 import { type Queries, QueryFailed } from "../../client/query.ts";
 import { LogUnreadable, readLogSlice } from "../../core/log-file.ts";
 import { ENDED_WORKFLOW } from "../../core/statuses.ts";
@@ -120,35 +119,16 @@ function located(source: LogsAnswer): string {
 
 /** The whole file: read here, else by the owner's bridge of the task's cluster. */
 async function readAll(source: LogsAnswer, nc: NatsConnection): Promise<string> {
-  const place = { path: located(source), node: source.node };
-  try {
-    const decoder = new TextDecoder();
-    let text = "";
-    for (let start = 0; ; ) {
-      const slice = await readLogSlice(place, { start, maxBytes: SLICE });
-      text += decoder.decode(slice.bytes, { stream: true });
-      start = slice.end;
-      if (slice.bytes.length === 0 || start >= slice.size) break;
-    }
-    return text + decoder.decode();
-  } catch (err) {
-    if (!(err instanceof LogUnreadable) || source.owner === null) return asCliError(err);
-    return readAllViaBridge(source, place.path, nc).catch((viaBridge: Error) =>
-      asCliError(new LogUnreadable(`${err.message}; ${viaBridge.message}`)),
-    );
-  }
-}
-
-async function readAllViaBridge(source: LogsAnswer, path: string, nc: NatsConnection) {
-  const owner = { owner: source.owner!, cluster: source.cluster };
+  const place = { ...source, path: located(source) };
+  const decoder = new TextDecoder();
   let text = "";
   for (let start = 0; ; ) {
-    const slice = await readLogViaBridge(nc, owner, { path, start, max_bytes: LOG_READ_MAX_BYTES });
-    text += slice.content;
+    const slice = await readLogAnywhere(nc, place, { start, maxBytes: SLICE }).catch(asCliError);
+    text += decoder.decode(slice.bytes, { stream: true });
     start = slice.end;
-    if (slice.end === slice.start || start >= slice.size) break;
+    if (slice.bytes.length === 0 || start >= slice.size) break;
   }
-  return text;
+  return text + decoder.decode();
 }
 
 /**
