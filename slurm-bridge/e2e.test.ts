@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { NatsConnection } from "../bus/connect.ts";
 import { commands as cliCommands } from "../cli/main.ts";
 import type { Submission } from "../submission/submission.ts";
+import { collectOutput } from "../test/helpers/output.ts";
 import {
   sacctByPrefix,
   slurmSkip,
@@ -63,18 +64,7 @@ describe("workflows on Slurm", { skip: slurmSkip, timeout: 600_000 }, () => {
       DROVER_DATABASE_URL: stack.db.url,
       DROVER_HOME: join(dir, "home"),
     };
-    return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(ROOT, "bin/drover.mjs"), ...args], { env });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => {
-        stdout += d;
-      });
-      child.stderr.on("data", (d) => {
-        stderr += d;
-      });
-      child.on("exit", (status) => resolve({ status, stdout, stderr }));
-    });
+    return collectOutput(spawn(process.execPath, [join(ROOT, "bin/drover.mjs"), ...args], { env }));
   }
 
   async function instances(workflowId: number) {

@@ -15,6 +15,7 @@ import {
   freshDatabase,
   uniqueDatabaseName,
 } from "../test/helpers/db.ts";
+import { collectOutput } from "../test/helpers/output.ts";
 import { createSql, ensureDatabase, withDatabase } from "./connect.ts";
 import { migrate, readMigrations, schemaVersion } from "./migrate.ts";
 
@@ -50,23 +51,14 @@ async function bareDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   return { url, drop: () => dropDatabase(baseUrl(), new URL(url).pathname.slice(1)) };
 }
 
-function runCli(args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+async function runCli(args: string[], env: Record<string, string>) {
+  const { status, ...output } = await collectOutput(
+    spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+    }),
+  );
+  return { code: status, ...output };
 }
 
 async function migrationRows(sql: postgres.Sql) {

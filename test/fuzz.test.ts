@@ -40,6 +40,7 @@ import {
   renameKey,
   setPath,
 } from "./helpers/fuzz-values.ts";
+import { collectOutput } from "./helpers/output.ts";
 import { dagBody, echoDag } from "./helpers/raw-submit.ts";
 import { startTestStack, type TestStack } from "./helpers/stack.ts";
 
@@ -671,17 +672,12 @@ describe("fuzz", () => {
         names: corrupt ? [...c.names, "\ufffd"] : c.names,
       });
     }
-    const run = (file: string) =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, ["bin/drover.mjs", "submit", file, "--json"], {
-          env,
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-      });
+    const run = async (file: string) => {
+      const { status, ...output } = await collectOutput(
+        spawn(process.execPath, ["bin/drover.mjs", "submit", file, "--json"], { env }),
+      );
+      return { code: status, ...output };
+    };
     // Two at a time: the machine has two cores.
     for (let i = 0; i < cases.length; i += 2) {
       const pair = cases.slice(i, i + 2);

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { collectOutput } from "./helpers/output.ts";
 import { startTestStack, type TestStack } from "./helpers/stack.ts";
 
 const REPO = resolve(import.meta.dirname, "..");
@@ -22,7 +23,7 @@ interface Run {
 }
 
 /** The CLI as a subprocess; asynchronous, as the stack runs in this process. */
-function drover(args: string[], timeoutMs = 60_000, input?: string): Promise<Run> {
+async function drover(args: string[], timeoutMs = 60_000, input?: string): Promise<Run> {
   const child = spawn(process.execPath, [join(REPO, "bin/drover.mjs"), ...args], {
     env: {
       ...process.env,
@@ -34,21 +35,9 @@ function drover(args: string[], timeoutMs = 60_000, input?: string): Promise<Run
     stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   }) as ChildProcessWithoutNullStreams;
   if (input !== undefined) child.stdin?.end(input);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr.on("data", (d) => {
-    stderr += d;
-  });
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  return new Promise((resolve) => {
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  const { status, ...output } = await collectOutput(child).finally(() => clearTimeout(timer));
+  return { code: status, ...output };
 }
 
 function json<T = Record<string, unknown>>(r: { stdout: string; stderr: string }): T {

@@ -22,6 +22,7 @@ import { createFunctions, DEFAULT_TIMING, services } from "../functions/registry
 import { type LocalBridge, startLocalBridge } from "../local-bridge/bridge.ts";
 import { type FreshDatabase, freshDatabase } from "./helpers/db.ts";
 import { startNats, type TestNats } from "./helpers/nats.ts";
+import { collectOutput, type Output } from "./helpers/output.ts";
 import { fanIn } from "./helpers/submissions.ts";
 import { addTestUsers, type TestUser } from "./helpers/users.ts";
 
@@ -50,12 +51,9 @@ describe("several people on one authenticated stack", {
    * `drover ARGS` as a subprocess. Asynchronously: the functions answering its commands
    * run in this process, which a synchronous spawn would hold still.
    */
-  const drover = (
-    args: string[],
-    env: Record<string, string> = {},
-  ): Promise<{ status: number | null; stdout: string; stderr: string }> =>
-    new Promise((resolve) => {
-      const child = spawn(process.execPath, [join(ROOT, "bin/drover.mjs"), ...args], {
+  const drover = (args: string[], env: Record<string, string> = {}): Promise<Output> =>
+    collectOutput(
+      spawn(process.execPath, [join(ROOT, "bin/drover.mjs"), ...args], {
         cwd: ROOT,
         env: {
           ...process.env,
@@ -66,17 +64,8 @@ describe("several people on one authenticated stack", {
           DROVER_LOG_LEVEL: "warn",
           ...env,
         },
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => {
-        stdout += d;
-      });
-      child.stderr.on("data", (d) => {
-        stderr += d;
-      });
-      child.on("close", (status) => resolve({ status, stdout, stderr }));
-    });
+      }),
+    );
   const as = async (u: TestUser) => {
     const nc = await connectBus(nats.url, u.name, { credentials: credsOf(u) });
     conns.push(nc);

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { collectOutput } from "./helpers/output.ts";
 import { startTestStack, type TestStack } from "./helpers/stack.ts";
 
 const G = 1024 ** 3;
@@ -25,7 +26,7 @@ after(async () => {
 });
 
 /** The CLI as a subprocess (not spawnSync: the functions answering it run in this process). */
-function drover(
+async function drover(
   ...args: string[]
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env = {
@@ -35,19 +36,10 @@ function drover(
     DROVER_HOME: join(dir, "home"),
     DROVER_LOG_LEVEL: "warn",
   };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["bin/drover.mjs", ...args], { env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+  const { status, ...output } = await collectOutput(
+    spawn(process.execPath, ["bin/drover.mjs", ...args], { env }),
+  );
+  return { code: status, ...output };
 }
 
 async function submitWait(name: string, yaml: string) {

@@ -27,6 +27,7 @@ import { startFunction } from "../functions/context.ts";
 import { createFunctions, services } from "../functions/registry.ts";
 import { type FreshDatabase, freshDatabase } from "./helpers/db.ts";
 import { startNats, type TestNats } from "./helpers/nats.ts";
+import { collectOutput, type Output } from "./helpers/output.ts";
 import { slurmSkip } from "./helpers/slurm.ts";
 import { addTestUsers, installForEveryone, type TestUser } from "./helpers/users.ts";
 
@@ -386,22 +387,6 @@ tasks:
 });
 
 /** A subprocess, asynchronously, with its output. */
-function run(
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  cwd = ROOT,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { env, cwd });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): Promise<Output> {
+  return collectOutput(spawn(command, args, { env, cwd }));
 }

@@ -12,6 +12,7 @@ import { after, before, describe, test } from "node:test";
 import type { NatsConnection } from "../../bus/connect.ts";
 import { submitWorkflow, Tool } from "../../client/index.ts";
 import type { SlurmBridge } from "../../slurm-bridge/bridge.ts";
+import { collectOutput } from "../../test/helpers/output.ts";
 import { slurmSkip, startStackSlurmBridge } from "../../test/helpers/slurm.ts";
 import { startTestStack, type TestStack } from "../../test/helpers/stack.ts";
 import { venvWithDrover } from "./venv.ts";
@@ -42,27 +43,22 @@ function pythonEnv(): NodeJS.ProcessEnv {
 }
 
 /** A process of the test, spawned asynchronously: the stack runs in this process. */
-function exec(command: string, args: string[], cwd = TESTS, timeoutMs = 300_000): Promise<Run> {
+async function exec(
+  command: string,
+  args: string[],
+  cwd = TESTS,
+  timeoutMs = 300_000,
+): Promise<Run> {
   const child = spawn(command, args, { cwd, env: pythonEnv(), stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr.on("data", (d) => {
-    stderr += d;
-  });
   // SIGINT first: Python's KeyboardInterrupt kills the drover command it waits on.
   const timers = [
     setTimeout(() => child.kill("SIGINT"), timeoutMs),
     setTimeout(() => child.kill("SIGKILL"), timeoutMs + 10_000),
   ];
-  return new Promise((done) => {
-    child.on("close", (code) => {
-      for (const t of timers) clearTimeout(t);
-      done({ code, stdout, stderr });
-    });
+  const { status, ...output } = await collectOutput(child).finally(() => {
+    for (const t of timers) clearTimeout(t);
   });
+  return { code: status, ...output };
 }
 
 const runPython = (args: string[], cwd = TESTS, timeoutMs?: number) =>

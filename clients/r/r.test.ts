@@ -17,6 +17,7 @@ import type { NatsConnection } from "../../bus/connect.ts";
 import { burdenWorkflow } from "../../examples/burden.ts";
 import type { SlurmBridge } from "../../slurm-bridge/bridge.ts";
 import { loadSpecFile } from "../../submission/load.ts";
+import { collectOutput } from "../../test/helpers/output.ts";
 import { slurmSkip, startStackSlurmBridge } from "../../test/helpers/slurm.ts";
 import { startTestStack, type TestStack } from "../../test/helpers/stack.ts";
 
@@ -31,35 +32,19 @@ interface Exit {
 }
 
 /** Runs a command to its end without blocking this process's event loop. */
-function run(
+async function run(
   command: string,
   args: string[],
   options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
 ): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      env: options.env ?? process.env,
-      cwd: options.cwd ?? ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 300_000);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+  const child = spawn(command, args, {
+    env: options.env ?? process.env,
+    cwd: options.cwd ?? ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 300_000);
+  const { status, ...output } = await collectOutput(child).finally(() => clearTimeout(timer));
+  return { code: status, ...output };
 }
 
 /** R with the packages the client needs; an Error saying how to get them otherwise. */
