@@ -2,9 +2,10 @@
 // of the test's own, with private Postgres and NATS (the configured URLs point nowhere).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readStackFile } from "../../cli/stack-file.ts";
 
 export interface CliResult {
   code: number | null;
@@ -50,10 +51,7 @@ export function cliStackUp(prefix: string, settings: Record<string, string> = {}
   return {
     home,
     // The stack file's: what `up` prints hides the private Postgres's password.
-    databaseUrl: String(
-      (JSON.parse(readFileSync(join(home, "stack.json"), "utf8")) as { databaseUrl: string })
-        .databaseUrl,
-    ),
+    databaseUrl: readStackFile(home)!.databaseUrl,
     drover: (args) => run(args, { DROVER_NATS_URL: "", DROVER_DATABASE_URL: "" }),
     start: (args) =>
       spawn(process.execPath, ["bin/drover.mjs", ...args], {
