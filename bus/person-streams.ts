@@ -7,11 +7,11 @@ import { type ConsumerSpec, ensureConsumer, ensureStream, type StreamOptions } f
 /**
  * What each person has on the bus, apart from everyone else's: a stream of their launch
  * batches (`launch.<cluster>.<token>`), one of orders to their bridges (kill orders
- * `ctl.<cluster>.<token>.kill`, a workflow's new limits `ctl.<cluster>.<token>.limit`), with one durable consumer per cluster in each, and a
- * bucket for the DAGs they submit. Named after their token, so that permissions can
- * name them (bus/permissions.ts). Streams, consumers and buckets are created by the
- * service side (the launch and reap functions, or a process on an unauthenticated
- * NATS): a person only pulls from them.
+ * `ctl.<cluster>.<token>.kill`, a workflow's new limits `ctl.<cluster>.<token>.limit`),
+ * with one durable consumer per cluster in each, and a bucket for the DAGs they submit.
+ * Named after their token, so that permissions can name them (bus/permissions.ts).
+ * Streams, consumers and buckets are created by the service side (the launch and reap
+ * functions, or a process on an unauthenticated NATS): a person only pulls from them.
  */
 
 export interface PersonStreams {
