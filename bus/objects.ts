@@ -16,7 +16,10 @@ export async function openBucket(nc: NatsConnection, bucket: string): Promise<Ob
  * not make streams); on a NATS without permissions the submitter makes it.
  */
 export async function openOwnBucket(nc: NatsConnection, bucket: string): Promise<ObjectStore> {
-  const objm = new Objm(nc);
+  return untilAnswering(await openOrCreate(new Objm(nc), bucket), bucket);
+}
+
+async function openOrCreate(objm: Objm, bucket: string): Promise<ObjectStore> {
   try {
     return await objm.open(bucket);
   } catch (err) {
@@ -27,6 +30,32 @@ export async function openOwnBucket(nc: NatsConnection, bucket: string): Promise
         `the DAG bucket ${bucket} does not exist and cannot be made here (${(err as Error).message}): is the Drover stack running, and were you added to it (drover admin add)?`,
         { cause: err },
       );
+    }
+  }
+}
+
+const ANSWER_WAIT_MS = 30_000;
+
+/**
+ * Resolves once the bucket's stream answers a read. On a JetStream cluster a stream just
+ * made, or one whose leader was lost, has no leader for a few seconds, and a read times
+ * out meanwhile. An upload cannot be retried once it has consumed its chunks, so the
+ * wait comes before it, with a read of a name no upload uses.
+ */
+async function untilAnswering(store: ObjectStore, bucket: string): Promise<ObjectStore> {
+  const deadline = Date.now() + ANSWER_WAIT_MS;
+  for (let pause = 100; ; pause = Math.min(2000, pause * 2)) {
+    try {
+      await store.info(".drover-probe");
+      return store;
+    } catch (err) {
+      if ((err as Error).name !== "TimeoutError") throw err;
+      if (Date.now() > deadline)
+        throw new Error(
+          `the DAG bucket ${bucket} did not answer within ${ANSWER_WAIT_MS / 1000} s: is every NATS server of the stack up?`,
+          { cause: err },
+        );
+      await new Promise((r) => setTimeout(r, pause));
     }
   }
 }
