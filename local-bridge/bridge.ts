@@ -16,6 +16,7 @@ import { serveLogs } from "../worker/serve-logs.ts";
 import { DummyCluster } from "./dummy.ts";
 import type { ClusterExecutor, ExecutorDeps } from "./executor.ts";
 import { ProcessCluster } from "./process-cluster.ts";
+import { commandLauncher } from "./spawner-process.ts";
 
 /**
  * The local bridge: serves `local` (N slots), `sequential` (1 slot) and `dummy`.
@@ -89,6 +90,8 @@ export async function startLocalBridge(options: LocalBridgeOptions): Promise<Loc
   const live = new LiveSet(reporter);
   live.start();
   const sampler = new MemorySampler(250);
+  // Started on the first command: a bridge serving only dummy never starts it.
+  const launcher = commandLauncher(log);
   const cgroups = memoryCgroups(options.memory ?? "auto", log);
   const deps: ExecutorDeps = { reporter, live, log, node, bridgePid: process.pid };
   const executors: ClusterExecutor[] = clusters.map((cluster) =>
@@ -102,6 +105,7 @@ export async function startLocalBridge(options: LocalBridgeOptions): Promise<Loc
             killGraceMs: options.killGraceMs ?? 5000,
             sampler,
             ...(cgroups ? { cgroups } : {}),
+            ...(launcher ? { launcher } : {}),
           },
           deps,
         ),
@@ -148,6 +152,7 @@ export async function startLocalBridge(options: LocalBridgeOptions): Promise<Loc
     await Promise.allSettled([...launchFns, ...ctlFns].map((f) => f.stop()));
     live.stop();
     cgroups?.close();
+    await launcher?.close();
     throw err;
   }
   // Again now that the streams are there (the first beat may have come before them).
@@ -190,6 +195,7 @@ export async function startLocalBridge(options: LocalBridgeOptions): Promise<Loc
         // No new batches; those being accepted finish first, so nothing is half-queued.
         await Promise.allSettled(launchFns.map((f) => f.stop()));
         await Promise.allSettled(executors.map((e) => e.stop()));
+        await launcher?.close();
         await Promise.allSettled(ctlFns.map((f) => f.stop()));
         await Promise.allSettled(logServices.map((s) => s.stop()));
         clearInterval(beatTimer);

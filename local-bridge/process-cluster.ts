@@ -5,6 +5,7 @@ import { KnownLimits } from "../bus/known-limits.ts";
 import type { LaunchBatch, LaunchInstance, WorkflowLimits } from "../bus/schemas.ts";
 import { composeTaskEnv } from "../core/task-env.ts";
 import type { MemoryCage, MemoryCgroups } from "../worker/cgroup.ts";
+import type { Launcher } from "../worker/launch.ts";
 import type { MemorySampler } from "../worker/proc.ts";
 import type { LaunchedEntry } from "../worker/reporter.ts";
 import { resultOf } from "../worker/results.ts";
@@ -61,6 +62,8 @@ export interface ProcessClusterOptions {
   sampler: MemorySampler;
   /** a memory cgroup per command when given; otherwise memory is sampled */
   cgroups?: MemoryCgroups;
+  /** what starts commands (the spawner process); this process when not given */
+  launcher?: Launcher;
 }
 
 /** A task name as a file name (names cannot hold `/`, but be safe). */
@@ -318,6 +321,7 @@ export class ProcessCluster implements ClusterExecutor {
       runtimeLimitSeconds: job.runtimeSeconds,
       killGraceMs: this.options.killGraceMs,
       sampler: this.options.sampler,
+      ...(this.options.launcher ? { launcher: this.options.launcher } : {}),
       ...this.cageFor(job),
     });
     this.running.set(instance.id, { job, command });

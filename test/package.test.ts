@@ -96,6 +96,7 @@ describe("the installed package", { timeout: 600_000 }, () => {
       "dist/client/index.js",
       "dist/client/index.d.ts",
       "dist/drover-worker.mjs",
+      "dist/drover-spawner.mjs",
       "sql/000001_schema.sql",
       "gui/static/index.html",
       "deploy/local/services.sh",

@@ -1,14 +1,6 @@
-import { spawn } from "node:child_process";
-import {
-  closeSync,
-  fchmodSync,
-  fstatSync,
-  openSync,
-  readFileSync,
-  readSync,
-  statSync,
-} from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import { ENTER, type MemoryCage } from "./cgroup.ts";
+import { inThisProcess, type Launcher } from "./launch.ts";
 import { type MemorySampler, signalTree, treeMembers } from "./proc.ts";
 
 /**
@@ -47,6 +39,8 @@ export interface RunSpec {
    * sampler's ticks look at its state. Without one, sampled RSS enforces the limit.
    */
   cage?: MemoryCage;
+  /** what starts the process: this one by default (see local-bridge/spawner-process.ts) */
+  launcher?: Launcher;
 }
 
 export interface CommandOutcome {
@@ -68,7 +62,8 @@ export interface CommandOutcome {
 }
 
 export interface RunningCommand {
-  pid: number | undefined;
+  /** the session leader's pid, once it started */
+  readonly pid: number | undefined;
   /** stops the command's whole tree; the first reason given wins */
   stop(reason: StopReason, detail?: string): void;
   done: Promise<CommandOutcome>;
@@ -89,27 +84,6 @@ export function readTail(path: string, bytes = STDERR_TAIL_BYTES): string {
     return "";
   } finally {
     if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** A file opened for writing (truncated), mode 0600 whether it is new or was there. */
-export function openOwnerOnly(path: string): number {
-  const fd = openSync(path, "w", 0o600);
-  // Only a regular file: /dev/null (no output kept) must stay as it is.
-  if (fstatSync(fd).isFile() && (fstatSync(fd).mode & 0o077) !== 0) fchmodSync(fd, 0o600);
-  return fd;
-}
-
-function folderProblem(dir: string): string | null {
-  try {
-    return statSync(dir).isDirectory() ? null : "not a folder";
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === "ENOENT"
-      ? "no such folder"
-      : code === "EACCES"
-        ? "permission denied"
-        : String(err);
   }
 }
 
@@ -148,6 +122,8 @@ export function runCommand(spec: RunSpec): RunningCommand {
   const grace = spec.killGraceMs ?? 5000;
   const startedAt = Date.now();
   const t0 = performance.now();
+  const { cage } = spec;
+  let pid: number | undefined;
   let peak: number | undefined;
   let stoppedFor: StopReason | undefined;
   let stopDetail: string | undefined;
@@ -168,58 +144,24 @@ export function runCommand(spec: RunSpec): RunningCommand {
     ...fields,
   });
 
-  const notStarted = (message: string): RunningCommand => {
-    spec.cage?.release();
-    return {
-      pid: undefined,
-      stop() {},
-      done: Promise.resolve({ ...outcome({}), spawnError: message, stderrTail: message }),
-    };
-  };
-  let fds: number[];
-  try {
-    // The owner's only: a task's output may hold anything its command printed.
-    const out = openOwnerOnly(spec.stdout);
-    const err = spec.stderr === spec.stdout ? out : openOwnerOnly(spec.stderr);
-    fds = [out, err];
-  } catch (err) {
-    return notStarted(`cannot open the output files: ${(err as Error).message}`);
-  }
-  if (spec.cwd !== undefined) {
-    // spawn would say "spawn /bin/sh ENOENT" for a missing folder: say what is missing.
-    const problem = folderProblem(spec.cwd);
-    if (problem) {
-      for (const fd of new Set(fds)) closeSync(fd);
-      return notStarted(`cannot run in the working folder ${spec.cwd}: ${problem}`);
-    }
-  }
-  const { cage } = spec;
-  const argv = cage
-    ? ["-c", ENTER, "drover-cage", cage.procsFile, spec.command]
-    : ["-c", spec.command];
-  const child = spawn("/bin/sh", argv, {
-    detached: true,
-    stdio: ["ignore", fds[0], fds[1]],
-    env: spec.env,
-    ...(spec.cwd ? { cwd: spec.cwd } : {}),
-  });
-  for (const fd of new Set(fds)) closeSync(fd);
-  const pid = child.pid;
-
-  const stop = (reason: StopReason, detail?: string) => {
-    if (stoppedFor || exited || pid === undefined) return;
-    stoppedFor = reason;
-    stopDetail = detail;
-    if (reason === "memory") {
-      signalTree(pid, "SIGKILL");
+  const signalStop = (leader: number) => {
+    if (stoppedFor === "memory") {
+      signalTree(leader, "SIGKILL");
       return;
     }
-    signalTree(pid, "SIGTERM");
-    killTimer = setTimeout(() => signalTree(pid, "SIGKILL"), grace);
+    signalTree(leader, "SIGTERM");
+    killTimer = setTimeout(() => signalTree(leader, "SIGKILL"), grace);
+  };
+  // A stop before the process is known to have started is carried out once it has.
+  const stop = (reason: StopReason, detail?: string) => {
+    if (stoppedFor || exited) return;
+    stoppedFor = reason;
+    stopDetail = detail;
+    if (pid !== undefined) signalStop(pid);
   };
 
-  if (pid !== undefined) {
-    unwatch = spec.sampler.watch(pid, (rss) => {
+  const watch = (leader: number) => {
+    unwatch = spec.sampler.watch(leader, (rss) => {
       if (peak === undefined || rss > peak) peak = rss;
       if (cage) {
         if (cage.overLimit()) stop("memory", AT_CGROUP_LIMIT);
@@ -228,50 +170,75 @@ export function runCommand(spec: RunSpec): RunningCommand {
       }
     });
     if (spec.runtimeLimitSeconds !== undefined) {
-      runtimeTimer = setTimeout(() => stop("runtime"), spec.runtimeLimitSeconds * 1000);
+      const left = spec.runtimeLimitSeconds * 1000 - (performance.now() - t0);
+      runtimeTimer = setTimeout(() => stop("runtime"), Math.max(0, left));
     }
-  }
+  };
 
-  const done = new Promise<CommandOutcome>((resolve) => {
-    child.once("error", (err) => {
-      if (pid !== undefined) return; // a started child reports through "exit"
-      unwatch?.();
+  const ended = async (leader: number, code: number | null, signal: NodeJS.Signals | null) => {
+    exited = true;
+    const runtimeSeconds = Math.round(performance.now() - t0) / 1000;
+    clearTimeout(runtimeTimer);
+    if (!stoppedFor && cage?.overLimit()) {
+      // It reached its limit between two samples: that is how it ended, whatever the
+      // shell made of it; what is left of the tree goes too.
+      stoppedFor = "memory";
+      stopDetail = AT_CGROUP_LIMIT;
+      signalTree(leader, "SIGKILL");
+    }
+    if (stoppedFor === "memory" && spec.memoryLimitBytes !== undefined) {
+      // It reached its limit, whether or not a sample saw it.
+      peak = Math.max(peak ?? 0, spec.memoryLimitBytes);
+    }
+    if (treeLeft(leader, cage)) {
+      if (stoppedFor) {
+        // Report a stopped command only once nothing of it is left.
+        const deadline = Date.now() + grace + 2000;
+        while (treeMembers(leader).length > 0 && Date.now() < deadline) await sleep(50);
+      } else {
+        // Leftover background processes of a finished command are cleaned up, as
+        // Slurm does at the end of a job, without delaying the report.
+        signalTree(leader, "SIGTERM");
+        setTimeout(() => signalTree(leader, "SIGKILL"), grace).unref();
+      }
+    }
+    clearTimeout(killTimer);
+    unwatch?.();
+    cage?.release();
+    return outcome({ exitCode: code, signal, runtimeSeconds });
+  };
+
+  const launched = (spec.launcher ?? inThisProcess).launch({
+    argv: cage ? ["-c", ENTER, "sh", cage.procsFile, spec.command] : ["-c", spec.command],
+    env: spec.env,
+    ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
+    stdout: spec.stdout,
+    stderr: spec.stderr,
+  });
+  const done = launched.started.then(async (started): Promise<CommandOutcome> => {
+    if ("error" in started) {
       cage?.release();
-      resolve({ ...outcome({}), spawnError: `cannot start /bin/sh: ${err.message}` });
-    });
-    child.once("exit", async (code, signal) => {
-      exited = true;
-      const runtimeSeconds = Math.round(performance.now() - t0) / 1000;
-      clearTimeout(runtimeTimer);
-      if (!stoppedFor && cage?.overLimit()) {
-        // It reached its limit between two samples: that is how it ended, whatever the
-        // shell made of it; what is left of the tree goes too.
-        stoppedFor = "memory";
-        stopDetail = AT_CGROUP_LIMIT;
-        if (pid !== undefined) signalTree(pid, "SIGKILL");
-      }
-      if (stoppedFor === "memory" && spec.memoryLimitBytes !== undefined) {
-        // It reached its limit, whether or not a sample saw it.
-        peak = Math.max(peak ?? 0, spec.memoryLimitBytes);
-      }
-      if (pid !== undefined && treeLeft(pid, cage)) {
-        if (stoppedFor) {
-          // Report a stopped command only once nothing of it is left.
-          const deadline = Date.now() + grace + 2000;
-          while (treeMembers(pid).length > 0 && Date.now() < deadline) await sleep(50);
-        } else {
-          // Leftover background processes of a finished command are cleaned up, as
-          // Slurm does at the end of a job, without delaying the report.
-          signalTree(pid, "SIGTERM");
-          setTimeout(() => signalTree(pid, "SIGKILL"), grace).unref();
-        }
-      }
-      clearTimeout(killTimer);
-      unwatch?.();
-      cage?.release();
-      resolve(outcome({ exitCode: code, signal, runtimeSeconds }));
-    });
+      if (started.lost) return outcome({ stoppedFor: "lost", stopDetail: started.error });
+      return { ...outcome({}), spawnError: started.error, stderrTail: started.error };
+    }
+    pid = started.pid;
+    if (stoppedFor) signalStop(pid);
+    watch(pid);
+    const end = await launched.ended;
+    if (end.lostTrack && !stoppedFor) {
+      // Its exit went unseen: it is ended here, and reported lost (so it runs again).
+      stoppedFor = "lost";
+      stopDetail = end.lostTrack;
+      signalTree(pid, "SIGKILL");
+    }
+    return ended(pid, end.code, end.signal);
   });
 
-  return { pid, stop, done };
+  return {
+    get pid() {
+      return pid;
+    },
+    stop,
+    done,
+  };
 }
