@@ -430,9 +430,11 @@ describe("local bridge: dummy cluster", () => {
     assert.equal(await kindOf(sleep), "done");
     const slept = Date.now() - t0;
     assert.ok(slept >= 2000 && slept < 3500, `slept ${slept} ms`);
-    // One announcement and one running message per batch.
+    // One announcement per batch; running reports of batches close together may share
+    // a message (the reporter lingers), never more than one per batch.
     assert.equal(seen.launched.length - before.launched, 2);
-    assert.equal(seen.running.length - before.running, 2);
+    const running = seen.running.length - before.running;
+    assert.ok(running >= 1 && running <= 2, `${running} running messages`);
   });
 
   test("a sleeping dummy can be killed", async () => {

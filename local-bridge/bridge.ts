@@ -67,6 +67,13 @@ export interface LocalBridge {
   stop(): Promise<void>;
 }
 
+/**
+ * Reports of commands ending one after another go out together, a few per message rather
+ * than one: each message costs a publish, a handler pass and a database transaction,
+ * while 50 ms is nothing against a task's run.
+ */
+const REPORT_LINGER_MS = 50;
+
 export async function startLocalBridge(options: LocalBridgeOptions): Promise<LocalBridge> {
   const { nc } = options;
   const clusters = options.clusters ?? [...LOCAL_CLUSTERS];
@@ -84,6 +91,7 @@ export async function startLocalBridge(options: LocalBridgeOptions): Promise<Loc
   const publisher = createPublisher(nc, jetstream(nc), owner);
   const reporter = new Reporter(publisher.publish, log, {
     reporterId: id,
+    lingerMs: REPORT_LINGER_MS,
     ...(options.maxCount ? { maxCount: options.maxCount } : {}),
     ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
   });

@@ -7,8 +7,9 @@ import type { DoneEntry, ErrorEntry, ResultEntry } from "./results.ts";
 
 /**
  * Batches task-instance reports onto the bus. Reports are collected and published as
- * soon as the event loop is idle (no linger timer: a lone result goes out at once, and
- * whatever piles up while a publish is in flight goes out together in the next one),
+ * soon as the event loop is idle (a lone result goes out at once, and whatever piles up
+ * while a publish is in flight goes out together in the next one), or, with `lingerMs`,
+ * no sooner than that after the last pass,
  * each message capped by count and by bytes (NATS refuses payloads over 1 MB; stderr
  * tails are up to 10 KB each). Each pass first sends every queued `ti.running`, then
  * only the heartbeats and results queued by then, so an instance is never reported done
@@ -37,6 +38,11 @@ export interface ReporterOptions {
   maxBytes?: number;
   /** names heartbeat message ids */
   reporterId: string;
+  /**
+   * the least time between two publishing passes: reports that come meanwhile go out
+   * together. The first report after a quiet spell goes out at once. 0: no wait.
+   */
+  lingerMs?: number;
 }
 
 class SizedQueue<T> {
@@ -89,6 +95,7 @@ export class Reporter {
   private readonly done = new SizedQueue<DoneEntry>();
   private readonly errors = new SizedQueue<ErrorEntry>();
   private scheduled = false;
+  private lastPassAt = Number.NEGATIVE_INFINITY;
   private pumping: Promise<void> | undefined;
   private heartbeatSeq = 0;
   private giveUpAt = Number.POSITIVE_INFINITY;
@@ -152,13 +159,17 @@ export class Reporter {
   private schedule(): void {
     if (this.scheduled || this.pumping) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const pass = () => {
       this.scheduled = false;
+      this.lastPassAt = performance.now();
       this.pumping = this.pump().finally(() => {
         this.pumping = undefined;
         if (this.pending > 0) this.schedule();
       });
-    });
+    };
+    const wait = this.lastPassAt + (this.options.lingerMs ?? 0) - performance.now();
+    if (wait > 0) setTimeout(pass, wait);
+    else setImmediate(pass);
   }
 
   private async pump(): Promise<void> {
