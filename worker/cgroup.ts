@@ -31,12 +31,13 @@ import { join } from "node:path";
  */
 
 /**
- * `/bin/sh -c ENTER NAME PROCS_FILE COMMAND`: the shell moves itself into the group, then
- * becomes the command's shell, so the command and everything it starts are limited from
- * their first instruction.
+ * `/bin/sh -c ENTER sh PROCS_FILE COMMAND`: the shell moves itself into the group, then
+ * runs the command, so the command and everything it starts are limited from their first
+ * instruction. It runs the command itself (eval, after clearing its own arguments)
+ * rather than exec a second shell: that exec was a third of the cost of a short task.
  */
 export const ENTER =
-  'echo $$ > "$1" || { echo "drover: cannot enter the memory cgroup $1" >&2; exit 125; }; exec /bin/sh -c "$2"';
+  'echo $$ > "$1" || { echo "drover: cannot enter the memory cgroup $1" >&2; exit 125; }; eval "set --; $2"';
 
 interface Hierarchy {
   version: 1 | 2;
@@ -190,7 +191,7 @@ export class MemoryCgroups {
   private probe(): void {
     const cage = this.cage("probe", 64 * 1024 * 1024);
     try {
-      execFileSync("/bin/sh", ["-c", ENTER, "drover-probe", cage.procsFile, "true"], {
+      execFileSync("/bin/sh", ["-c", ENTER, "sh", cage.procsFile, "true"], {
         stdio: ["ignore", "ignore", "pipe"],
       });
     } catch (err) {
