@@ -76,6 +76,8 @@ describe("the spawner", () => {
     assert.equal(readFileSync(join(dir, "basic.out"), "utf8"), `hello from ${dir}\n`);
     assert.equal(outcome.stderrTail, "oops\n");
     assert.equal(statSync(join(dir, "basic.out")).mode & 0o777, 0o600);
+    // The parent of every command holds none of the bridge's settings.
+    assert.equal(readFileSync(`/proc/${spawner.pid}/environ`, "utf8"), "");
   });
 
   test("a command killed by a signal ends with that signal", async () => {

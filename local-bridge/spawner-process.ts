@@ -65,6 +65,9 @@ export class SpawnerProcess implements Launcher {
     if (this.child) return this.child;
     const child = spawn(process.execPath, [this.script], {
       stdio: ["pipe", "pipe", "inherit"],
+      // Nothing of the bridge's environment (the service's settings): the spawner is the
+      // parent of every command, and a command may read its parent's environment.
+      env: {},
     });
     this.child = child;
     child.stdin?.on("error", () => {}); // a spawner that died: handled on "exit"
