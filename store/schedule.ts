@@ -156,7 +156,15 @@ export interface QueuedTask {
   queued_count: number;
 }
 
-/** Ready tasks → QUEUED, audited. Guarded: a task no longer ready is skipped. */
+/**
+ * Ready tasks → QUEUED, audited. Guarded: a task no longer ready is skipped.
+ *
+ * Stamped with the time of this statement, not of the transaction (now()): the
+ * transaction may have begun before it waited for the workflow's lock, held by a
+ * completion whose freed slots it then counted. Stamped with now(), the tasks queued into
+ * those slots would seem to start before the completed ones ended, and the audit would
+ * show more tasks active at once than the limits ever let run.
+ */
 export async function queueTasks(
   tx: Tx,
   workflowId: number,
@@ -165,13 +173,14 @@ export async function queueTasks(
   if (ids.length === 0) return [];
   return tx<QueuedTask[]>`
     with queued as (
-      update task set status = 'QUEUED', status_at = now(), queued_count = queued_count + 1
+      update task set status = 'QUEUED', status_at = clock_timestamp(),
+        queued_count = queued_count + 1
       where id = any(${[...ids]}::bigint[])
         and status = any(${[...READY_TASK]}::text[]) and pending_upstream = 0
-      returning id, attempts, queued_count
+      returning id, attempts, queued_count, status_at
     ), audit as (
-      insert into task_status_audit (task_id, workflow_id, status)
-      select id, ${workflowId}, 'QUEUED' from queued
+      insert into task_status_audit (task_id, workflow_id, status, at)
+      select id, ${workflowId}, 'QUEUED', status_at from queued
     )
     select id, attempts, queued_count from queued order by id`;
 }
