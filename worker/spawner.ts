@@ -1,5 +1,5 @@
 import { createInterface } from "node:readline";
-import { type LaunchRequest, spawnCommand } from "./launch.ts";
+import { type LaunchRequest, spawnCommand, watchChild } from "./launch.ts";
 
 /**
  * The spawner: a small process that starts commands for the local bridge. Node forks
@@ -34,17 +34,18 @@ function handle(line: string): void {
     send({ id, error: spawned.error });
     return;
   }
-  const { child } = spawned;
-  if (child.pid === undefined) {
-    child.once("error", (err) => send({ id, error: `cannot start /bin/sh: ${err.message}` }));
-    return;
-  }
-  const pid = child.pid;
-  running.set(id, pid);
-  send({ id, pid });
-  child.once("exit", (code, signal) => {
-    running.delete(id);
-    send({ id, code, signal });
+  const { started, ended } = watchChild(spawned.child);
+  void started.then((start) => {
+    if ("error" in start) {
+      send({ id, error: start.error });
+      return;
+    }
+    running.set(id, start.pid);
+    send({ id, pid: start.pid });
+    void ended.then(({ code, signal }) => {
+      running.delete(id);
+      send({ id, code, signal });
+    });
   });
 }
 
