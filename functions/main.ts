@@ -31,6 +31,31 @@ const SQL_END_MS = 5_000;
 /** The longest a stop takes; orchestrators give at least this before SIGKILL. */
 export const STOP_BUDGET_MS = DRAIN_MS + NATS_CLOSE_MS + SQL_END_MS;
 
+/** Socket errors of a database connection that went away mid-query. */
+const LOST_CONNECTION = new Set(["ECONNRESET", "EPIPE", "ECONNREFUSED", "ETIMEDOUT"]);
+
+/**
+ * A Postgres that stops under a busy function can leave the rejection of a query in
+ * flight with no handler: postgres.js rejects it from the socket's error, with no stack
+ * leading back to its caller. Node would end the process for it. The handler whose query
+ * it was has already failed (its message is redelivered), and the client reconnects on
+ * the next query, so the process logs it and goes on. Any other unhandled rejection is
+ * a bug and still ends the process.
+ */
+let surviving = false;
+function surviveLostDatabaseConnections(log: Logger): void {
+  if (surviving) return;
+  surviving = true;
+  process.on("unhandledRejection", (reason) => {
+    const code = (reason as NodeJS.ErrnoException | undefined)?.code;
+    if (code && LOST_CONNECTION.has(code)) {
+      log.error({ err: reason }, "a lost connection's error reached no handler; carrying on");
+      return;
+    }
+    throw reason;
+  });
+}
+
 /** Whether `promise` settled within `ms`. */
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -59,6 +84,7 @@ export async function runFunctions(names: string[]): Promise<{ stop(): Promise<v
   }
   const selected = names.length > 0 ? names : known;
   const log = createLogger({ name: "drover-functions", level: config.logLevel });
+  surviveLostDatabaseConnections(log);
   // Up before the slow parts of start-up, so probes see "starting" rather than nothing.
   const sharedPort = config.metricsPort > 0 && config.metricsPort === config.healthPort;
   const health =
