@@ -17,7 +17,7 @@ export interface LaunchRequest {
   stderr: string;
 }
 
-/** `lost`: it is not known whether it started (the spawner asked stopped meanwhile) */
+/** `lost`: whether it started is unknown (the spawner asked to start it stopped meanwhile) */
 export type Started = { pid: number } | { error: string; lost?: boolean };
 
 export interface Ended {
@@ -42,7 +42,8 @@ export interface Launcher {
 export function openOwnerOnly(path: string): number {
   const fd = openSync(path, "w", 0o600);
   // Only a regular file: /dev/null (no output kept) must stay as it is.
-  if (fstatSync(fd).isFile() && (fstatSync(fd).mode & 0o077) !== 0) fchmodSync(fd, 0o600);
+  const opened = fstatSync(fd);
+  if (opened.isFile() && (opened.mode & 0o077) !== 0) fchmodSync(fd, 0o600);
   return fd;
 }
 
